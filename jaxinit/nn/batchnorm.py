@@ -1,0 +1,187 @@
+"""``BatchNorm1d`` and ``BatchNorm2d`` with torch's exact training and eval semantics.
+
+Per channel, over the batch and spatial dims (``n`` values)::
+
+    mean_B = sum(x) / n
+    var_B  = sum((x - mean_B)**2) / n        biased: normalises the batch
+    var_U  = var_B * n / (n - 1)             unbiased: goes into running_var
+    y      = (x - mean) / sqrt(var + eps) * weight + bias
+
+* ``train=True`` with ``track_running_stats``: ``num_batches_tracked += 1`` first, then with
+  ``f = momentum`` (or ``1 / num_batches_tracked`` if ``momentum is None``: a cumulative
+  average) ``running_mean = (1 - f) * running_mean + f * mean_B`` and
+  ``running_var = (1 - f) * running_var + f * var_U``; the batch stats normalise.
+* eval: the running stats normalise; nothing changes.
+* ``track_running_stats=False``: no buffers; batch stats in train *and* eval.
+
+torch's ``momentum=0.1`` weights the new batch by 0.1 (Flax/Keras ``momentum=0.9``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .. import init
+from .module import Module
+from .parameter import Buffer, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared by :class:`BatchNorm1d` and :class:`BatchNorm2d` (they differ in input ranks)."""
+
+    _version = 2
+    # A checkpoint saved before torch added num_batches_tracked (version < 2) may lack it.
+    _legacy_optional = ("num_batches_tracked",)
+    _ranks: tuple[int, ...]
+    _rank_text: str
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        shape = (num_features,)
+        if affine:
+            self.weight = Parameter(shape, init.ones, dtype)
+            if bias:
+                self.bias = Parameter(shape, init.zeros, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.running_mean = Buffer(shape, init.zeros, dtype)
+            self.running_var = Buffer(shape, init.ones, dtype)
+            # torch's counter is int64; JAX has int64 only in x64 mode, else int32 (exact up
+            # to 2**31 - 1 training steps). Decided here, at construction.
+            count_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+            self.num_batches_tracked = Buffer((), init.zeros, count_dtype)
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def _check_input(self, x: jax.Array, use_batch_stats: bool) -> None:
+        if x.ndim not in self._ranks:
+            raise ValueError(f"expected {self._rank_text} input (got {x.ndim}D input)")
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) expects {self.num_features} "
+                f"channels at dim 1, but got input of shape {tuple(x.shape)}"
+            )
+        if use_batch_stats and x.size // x.shape[1] == 1:
+            raise ValueError(
+                "Expected more than 1 value per channel when training, got input size "
+                f"torch.Size({list(x.shape)})"
+            )
+        if use_batch_stats and self.eps <= 0.0:
+            raise ValueError(
+                f"batch_norm eps must be positive during training, but got {self.eps}"
+            )
+        if self.eps < 0.0:
+            raise ValueError(f"batch_norm eps must be non-negative, but got {self.eps}")
+
+    def forward(self, x: jax.Array) -> jax.Array:
+        use_batch_stats = self.training or not self.track_running_stats
+        self._check_input(x, use_batch_stats)
+        # Half-precision inputs are normalised in float32 and cast back, as torch's kernels do.
+        compute = jnp.float32 if jnp.dtype(x.dtype).itemsize < 4 else x.dtype
+        xc = x.astype(compute)
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, -1) + (1,) * (x.ndim - 2)  # per-channel vectors against x
+
+        if use_batch_stats:
+            mean = jnp.mean(xc, axis=axes)
+            var = jnp.mean(jnp.square(xc - mean.reshape(bshape)), axis=axes)  # biased
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, var, n=x.size // x.shape[1])
+        else:
+            mean = self.running_mean.astype(compute)
+            var = self.running_var.astype(compute)
+
+        scale = lax.rsqrt(var + jnp.asarray(self.eps, compute))
+        if self.weight is not None:
+            scale = scale * self.weight.astype(compute)
+        y = (xc - mean.reshape(bshape)) * scale.reshape(bshape)
+        if self.bias is not None:
+            y = y + self.bias.astype(compute).reshape(bshape)
+        return y.astype(x.dtype)
+
+    def _update_running_stats(self, mean: jax.Array, var: jax.Array, n: int) -> None:
+        count = self.num_batches_tracked + 1
+        self.num_batches_tracked = count
+        if self.momentum is None:  # cumulative average: the post-increment count
+            f = 1.0 / count.astype(mean.dtype)
+        else:
+            f = jnp.asarray(self.momentum, mean.dtype)
+        unbiased = var * (n / (n - 1))
+        running_mean = self.running_mean.astype(mean.dtype)
+        running_var = self.running_var.astype(mean.dtype)
+        self.running_mean = (1 - f) * running_mean + f * mean
+        self.running_var = (1 - f) * running_var + f * unbiased
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over ``(N, C)`` or ``(N, C, L)`` inputs, as torch's
+    ``nn.BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, dtype=None, *, bias=True)``.
+
+    Statistics per channel ``C`` over ``N`` (and ``L``); formulas in the module docstring.
+    Variables: ``weight`` = ones, ``bias`` = zeros (if ``affine``); buffers ``running_mean`` =
+    zeros, ``running_var`` = ones, ``num_batches_tracked`` = 0 (a 0-d int64 under x64, else
+    int32) if ``track_running_stats``.
+
+    Example::
+
+        bn = nn.BatchNorm1d(3)
+        v = bn.init(jax.random.key(0))
+        y, v = bn(v, x, train=True)     # batch stats; running stats updated, count + 1
+        y = bn(v, x)                    # eval: running stats
+    """
+
+    _ranks = (2, 3)
+    _rank_text = "2D or 3D"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over ``(N, C, H, W)`` inputs, as torch's
+    ``nn.BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, dtype=None, *, bias=True)``.
+
+    Statistics per channel over ``N, H, W`` (``n = N*H*W``): normalisation with the biased
+    batch variance, ``running_var`` updated with the unbiased one; see the module docstring.
+
+    Example::
+
+        bn = nn.BatchNorm2d(2)
+        v = bn.init(jax.random.key(0))
+        y, v = bn(v, jnp.ones((4, 2, 8, 8)), train=True)
+        v["num_batches_tracked"]        # 1
+    """
+
+    _ranks = (4,)
+    _rank_text = "4D"

@@ -1,0 +1,5 @@
+"""``jaxinit.nn.utils``: counterparts of ``torch.nn.utils``."""
+
+from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
+
+__all__ = ["fuse_conv_bn_eval", "fuse_conv_bn_weights"]
