@@ -35,7 +35,8 @@ def canonical_dtype(dtype: DTypeLike, *, what: str = "dtype") -> np.dtype:
         dt = np.dtype(dtype)
     except TypeError as err:
         raise TypeError(f"{what} {dtype!r} is not a dtype; pass e.g. jnp.float32") from err
-    if dt.itemsize == 8 and dt.kind in "fiuc" and not x64_enabled():
+    is_64_bit = (dt.kind in "fiu" and dt.itemsize == 8) or (dt.kind == "c" and dt.itemsize == 16)
+    if is_64_bit and not x64_enabled():
         raise ValueError(f"{what} {dt.name} requested while jax_enable_x64 is off. {X64_HINT}.")
     return dt
 
