@@ -1,0 +1,36 @@
+"""jaxinit: PyTorch's parameter management -- names, torch.nn.init, default init, ties,
+state_dict, checkpoints -- as pure JAX functions.
+
+Cheap to import: torch is never imported, and flax (serialization) only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import init, nn
+from .generator import TorchGenerator
+
+__version__ = "0.1.0"
+
+# Public names served lazily from the modules that import heavier dependencies.
+_LAZY = {
+    "save": "jaxinit.serialization",
+    "load": "jaxinit.serialization",
+}
+
+__all__ = ["TorchGenerator", "init", "load", "nn", "save", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxinit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
