@@ -146,26 +146,39 @@ def _rng_bits(dtype: np.dtype) -> int:
     return 8 if finfo.nmant < 8 else finfo.bits
 
 
-def _draw_uniform(key_data, minval, maxval, shape, dtype, partitionable) -> jax.Array:
-    """``jax.random._uniform``, op for op, over :func:`_draw_bits`."""
-    minval = lax.broadcast_to_rank(lax.convert_element_type(minval, dtype), len(shape))
-    maxval = lax.broadcast_to_rank(lax.convert_element_type(maxval, dtype), len(shape))
+def uniform_from_bits(bits: jax.Array, minval, maxval, dtype: np.dtype) -> jax.Array:
+    """``jax.random._uniform``'s float conversion, op for op: the top mantissa bits of
+    ``bits`` (``_rng_bits(dtype)`` wide) as ``u`` in [0, 1), then
+    ``max(minval, u * (maxval - minval) + minval)``. ``minval``/``maxval`` broadcast."""
+    minval = lax.broadcast_to_rank(lax.convert_element_type(minval, dtype), bits.ndim)
+    maxval = lax.broadcast_to_rank(lax.convert_element_type(maxval, dtype), bits.ndim)
     finfo = jnp.finfo(dtype)
     nbits, nmant, rng_bits = finfo.bits, finfo.nmant, _rng_bits(dtype)
     uint = _UINT[nbits]
-    bits = lax.convert_element_type(_draw_bits(key_data, rng_bits, shape, partitionable), uint)
+    bits = lax.convert_element_type(bits, uint)
     float_bits = lax.shift_right_logical(bits, jnp.array(rng_bits - nmant, uint))
     float_bits = lax.bitwise_or(float_bits, jnp.asarray(np.array(1.0, dtype).view(uint), uint))
     floats = lax.bitcast_convert_type(float_bits, dtype) - jnp.array(1.0, dtype)
-    return lax.max(minval, lax.reshape(floats * (maxval - minval) + minval, shape))
+    return lax.max(minval, floats * (maxval - minval) + minval)
+
+
+def normal_from_bits(bits: jax.Array, dtype: np.dtype) -> jax.Array:
+    """``jax.random._normal_real``'s conversion, op for op: ``sqrt(2) * erf_inv(u)`` with
+    ``u`` uniform on ``[nextafter(-1, 0), 1)`` from :func:`uniform_from_bits`."""
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
+    u = uniform_from_bits(bits, lo, np.array(1.0, dtype), dtype)
+    return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
+
+
+def _draw_uniform(key_data, minval, maxval, shape, dtype, partitionable) -> jax.Array:
+    """``jax.random._uniform``, op for op, over :func:`_draw_bits`."""
+    bits = _draw_bits(key_data, _rng_bits(dtype), shape, partitionable)
+    return uniform_from_bits(bits, minval, maxval, dtype)
 
 
 def _draw_normal(key_data, shape, dtype, partitionable) -> jax.Array:
-    """``jax.random._normal_real``, op for op, over :func:`_draw_uniform`."""
-    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-    hi = np.array(1.0, dtype)
-    u = _draw_uniform(key_data, lo, hi, shape, dtype, partitionable)
-    return lax.mul(np.array(np.sqrt(2), dtype), lax.erf_inv(u))
+    """``jax.random._normal_real``, op for op, over :func:`_draw_bits`."""
+    return normal_from_bits(_draw_bits(key_data, _rng_bits(dtype), shape, partitionable), dtype)
 
 
 _STATIC = ("shape", "dtype", "partitionable")

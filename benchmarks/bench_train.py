@@ -1,0 +1,317 @@
+"""Training-step throughput: the same model written by hand in raw JAX, with jaxinit, flax nnx
+and equinox (each a jit-compiled optax step), and torch eager, side by side in one run.
+
+* MLP 784-512-512-10, batch 128, adam(1e-3);
+* LeNet with BatchNorm (conv 3->6 5x5, BN, relu, pool, conv 6->16 5x5, BN, relu, pool,
+  120-84-10), batch 64 of 3x32x32, sgd(0.01, momentum 0.9), BN in training mode.
+
+Steps/s is measured over ``--steps`` steps after ``--warmup`` steps, ``--repeats`` times,
+contenders interleaved; the table gives medians and ratios to raw JAX and to torch.
+Run: ``python benchmarks/bench_train.py [--steps 50] [--repeats 5] [--only mlp]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import torch
+from flax import nnx
+
+from jaxinit import nn
+
+torch.set_num_threads(2)
+# Conv layout note: raw JAX and jaxinit use torch's NCHW/OIHW, flax and equinox their own.
+
+
+def xent(logits, y):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def data(model):
+    rng = np.random.default_rng(0)
+    if model == "mlp":
+        x = rng.standard_normal((128, 784), np.float32)
+    else:
+        x = rng.standard_normal((64, 3, 32, 32), np.float32)
+    return x, rng.integers(0, 10, len(x)).astype(np.int32)
+
+
+def optimizer(model):
+    return optax.adam(1e-3) if model == "mlp" else optax.sgd(0.01, momentum=0.9)
+
+
+# -- raw JAX by hand --------------------------------------------------------------------------
+
+
+def _lin(key, i, o):
+    b = 1 / i**0.5
+    k1, k2 = jax.random.split(key)
+    return {"w": jax.random.uniform(k1, (o, i), minval=-b, maxval=b), "b": jax.random.uniform(
+        k2, (o,), minval=-b, maxval=b)}
+
+
+def _conv(x, w, b):
+    dims = ("NCHW", "OIHW", "NCHW")
+    y = jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=dims)
+    return y + b[None, :, None, None]
+
+
+def _bn(x, p, s):
+    mean = x.mean((0, 2, 3))
+    var = x.var((0, 2, 3))
+    n = x.size / x.shape[1]
+    y = (x - mean[None, :, None, None]) / jnp.sqrt(var[None, :, None, None] + 1e-5)
+    new = {"mean": 0.9 * s["mean"] + 0.1 * mean, "var": 0.9 * s["var"] + 0.1 * var * n / (n - 1)}
+    return y * p["g"][None, :, None, None] + p["b"][None, :, None, None], new
+
+
+def _pool(x):
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+
+def raw_jax(model):
+    ks = jax.random.split(jax.random.key(0), 5)
+    if model == "mlp":
+        params = [_lin(ks[0], 784, 512), _lin(ks[1], 512, 512), _lin(ks[2], 512, 10)]
+        state = None
+
+        def forward(p, s, x):
+            for layer in p[:-1]:
+                x = jax.nn.relu(x @ layer["w"].T + layer["b"])
+            return x @ p[-1]["w"].T + p[-1]["b"], s
+    else:
+        def conv(k, i, o):
+            b = 1 / (i * 25) ** 0.5
+            k1, k2 = jax.random.split(k)
+            return {"w": jax.random.uniform(k1, (o, i, 5, 5), minval=-b, maxval=b),
+                    "b": jax.random.uniform(k2, (o,), minval=-b, maxval=b)}
+
+        def bn(c):
+            return {"g": jnp.ones(c), "b": jnp.zeros(c)}, {"mean": jnp.zeros(c), "var": jnp.ones(c)}
+
+        (bn1, s1), (bn2, s2) = bn(6), bn(16)
+        params = {"c1": conv(ks[0], 3, 6), "bn1": bn1, "c2": conv(ks[1], 6, 16), "bn2": bn2}
+        params |= {"f1": _lin(ks[2], 400, 120), "f2": _lin(ks[3], 120, 84)}
+        params["f3"] = _lin(ks[4], 84, 10)
+        state = {"bn1": s1, "bn2": s2}
+
+        def forward(p, s, x):
+            x, n1 = _bn(_conv(x, p["c1"]["w"], p["c1"]["b"]), p["bn1"], s["bn1"])
+            x = _pool(jax.nn.relu(x))
+            x, n2 = _bn(_conv(x, p["c2"]["w"], p["c2"]["b"]), p["bn2"], s["bn2"])
+            x = _pool(jax.nn.relu(x)).reshape(x.shape[0], -1)
+            x = jax.nn.relu(x @ p["f1"]["w"].T + p["f1"]["b"])
+            x = jax.nn.relu(x @ p["f2"]["w"].T + p["f2"]["b"])
+            return x @ p["f3"]["w"].T + p["f3"]["b"], {"bn1": n1, "bn2": n2}
+
+    return _functional_step(model, forward, params, state)
+
+
+def _functional_step(model, forward, params, state):
+    opt = optimizer(model)
+
+    @jax.jit
+    def step(carry, x, y):
+        params, state, opt_state = carry
+
+        def loss_fn(p):
+            logits, new_state = forward(p, state, x)
+            return xent(logits, y), new_state
+
+        (loss, state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), state, opt_state), loss
+
+    return step, (params, state, opt.init(params))
+
+
+# -- jaxinit ----------------------------------------------------------------------------------
+
+
+def jaxinit_model(model):
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                            nn.Linear(512, 10))
+    else:
+        net = nn.Sequential(
+            nn.Conv2d(3, 6, 5), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    params, buffers = net.split(net.init(jax.random.key(0)))
+
+    def forward(p, b, x):
+        if model == "mlp":
+            return net(p, x), b
+        logits, variables = net(net.merge(p, b), x, train=True)
+        return logits, net.split(variables)[1]
+
+    return _functional_step(model, forward, params, buffers)
+
+
+# -- flax nnx (split/merge around a plain jax.jit: nnx's fast path) ---------------------------
+
+
+def flax_model(model):
+    rngs = nnx.Rngs(0)
+    if model == "mlp":
+        class Net(nnx.Module):
+            def __init__(self):
+                self.l1, self.l2 = nnx.Linear(784, 512, rngs=rngs), nnx.Linear(512, 512, rngs=rngs)
+                self.l3 = nnx.Linear(512, 10, rngs=rngs)
+
+            def __call__(self, x):
+                return self.l3(nnx.relu(self.l2(nnx.relu(self.l1(x)))))
+    else:
+        class Net(nnx.Module):
+            def __init__(self):
+                self.c1 = nnx.Conv(3, 6, (5, 5), padding="VALID", rngs=rngs)
+                self.b1 = nnx.BatchNorm(6, momentum=0.9, epsilon=1e-5, rngs=rngs)
+                self.c2 = nnx.Conv(6, 16, (5, 5), padding="VALID", rngs=rngs)
+                self.b2 = nnx.BatchNorm(16, momentum=0.9, epsilon=1e-5, rngs=rngs)
+                self.f1, self.f2 = nnx.Linear(400, 120, rngs=rngs), nnx.Linear(120, 84, rngs=rngs)
+                self.f3 = nnx.Linear(84, 10, rngs=rngs)
+
+            def __call__(self, x):
+                x = x.transpose(0, 2, 3, 1)  # NHWC
+                pool = lambda t: nnx.max_pool(t, (2, 2), (2, 2))  # noqa: E731
+                x = pool(nnx.relu(self.b1(self.c1(x))))
+                x = pool(nnx.relu(self.b2(self.c2(x)))).reshape(x.shape[0], -1)
+                return self.f3(nnx.relu(self.f2(nnx.relu(self.f1(x)))))
+
+    graphdef, params, rest = nnx.split(Net(), nnx.Param, ...)
+
+    def forward(p, r, x):
+        net = nnx.merge(graphdef, p, r)
+        out = net(x)
+        return out, nnx.state(net, nnx.Not(nnx.Param))
+
+    return _functional_step(model, forward, params, rest)
+
+
+# -- equinox ----------------------------------------------------------------------------------
+
+
+def equinox_model(model):
+    k = jax.random.split(jax.random.key(0), 5)
+    if model == "mlp":
+        net = eqx.nn.MLP(784, 10, 512, 2, activation=jax.nn.relu, key=k[0])
+
+        params, static = eqx.partition(net, eqx.is_array)
+
+        def forward(p, s, x):
+            return jax.vmap(eqx.combine(p, static))(x), s
+
+        return _functional_step(model, forward, params, None)
+
+    class Net(eqx.Module):
+        c1: eqx.nn.Conv2d
+        b1: eqx.nn.BatchNorm
+        c2: eqx.nn.Conv2d
+        b2: eqx.nn.BatchNorm
+        mlp: eqx.nn.MLP
+
+        def __init__(self):
+            self.c1, self.c2 = eqx.nn.Conv2d(3, 6, 5, key=k[0]), eqx.nn.Conv2d(6, 16, 5, key=k[1])
+            self.b1 = eqx.nn.BatchNorm(6, "batch", momentum=0.9)
+            self.b2 = eqx.nn.BatchNorm(16, "batch", momentum=0.9)
+            self.mlp = eqx.nn.MLP(400, 10, 120, 1, activation=jax.nn.relu, key=k[2])
+
+        def __call__(self, x, state):
+            pool = eqx.nn.MaxPool2d(2, 2)
+            x, state = self.b1(self.c1(x), state)
+            x = pool(jax.nn.relu(x))
+            x, state = self.b2(self.c2(x), state)
+            return self.mlp(pool(jax.nn.relu(x)).reshape(-1)), state
+
+    net, state = eqx.nn.make_with_state(Net)()
+    params, static = eqx.partition(net, eqx.is_array)
+
+    def forward(p, s, x):
+        m = eqx.combine(p, static)
+        return jax.vmap(m, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, s)
+
+    return _functional_step(model, forward, params, state)
+
+
+# -- torch eager ------------------------------------------------------------------------------
+
+
+def torch_model(model):
+    tn = torch.nn
+    torch.manual_seed(0)
+    if model == "mlp":
+        net = tn.Sequential(tn.Linear(784, 512), tn.ReLU(), tn.Linear(512, 512), tn.ReLU(),
+                            tn.Linear(512, 10))
+        opt = torch.optim.Adam(net.parameters(), 1e-3)
+    else:
+        net = tn.Sequential(
+            tn.Conv2d(3, 6, 5), tn.BatchNorm2d(6), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Conv2d(6, 16, 5), tn.BatchNorm2d(16), tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(),
+            tn.Linear(400, 120), tn.ReLU(), tn.Linear(120, 84), tn.ReLU(), tn.Linear(84, 10))
+        opt = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9)
+    net.train()
+
+    def step(carry, x, y):
+        opt.zero_grad()
+        loss = tn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return carry, loss
+
+    return step, None
+
+
+BUILDERS = {"raw_jax": raw_jax, "jaxinit": jaxinit_model, "flax_nnx": flax_model,
+            "equinox": equinox_model, "torch": torch_model}
+
+
+def steps_per_second(name, model, steps, warmup):
+    step, carry = BUILDERS[name](model)
+    x, y = data(model)
+    if name == "torch":
+        x, y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    else:
+        x, y = jnp.asarray(x), jnp.asarray(y)
+    for _ in range(warmup):
+        carry, loss = step(carry, x, y)
+    jax.block_until_ready(loss) if name != "torch" else None
+    t = time.perf_counter()
+    for _ in range(steps):
+        carry, loss = step(carry, x, y)
+    if name != "torch":
+        jax.block_until_ready(carry)
+    return steps / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--only", default="mlp,lenet")
+    ap.add_argument("--contenders", default=",".join(BUILDERS))
+    args = ap.parse_args()
+    names = args.contenders.split(",")
+    for model in args.only.split(","):
+        runs = {n: [] for n in names}
+        for _ in range(args.repeats):
+            for n in names:
+                runs[n].append(steps_per_second(n, model, args.steps, args.warmup))
+        med = {n: statistics.median(r) for n, r in runs.items()}
+        print(f"\n{model}: steps/s, medians of {args.repeats} x {args.steps} steps")
+        print("| contender | steps/s | / raw JAX | / torch |\n|---|---:|---:|---:|")
+        for n in names:
+            raw = f"{med[n] / med['raw_jax']:.2f}x" if "raw_jax" in med else "-"
+            tor = f"{med[n] / med['torch']:.2f}x" if "torch" in med else "-"
+            print(f"| {n} | {med[n]:.1f} | {raw} | {tor} |")
+
+
+if __name__ == "__main__":
+    main()
