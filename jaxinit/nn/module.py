@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._dtypes import canonical_dtype
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
@@ -270,6 +271,8 @@ class Module:
         return frame.next_key(self)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation, written as in torch; called by ``net(variables, *args)`` with the
+        variables bound (``self.weight`` is the array, ``self.conv(x)`` the bound child)."""
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
@@ -400,10 +403,12 @@ class Module:
             yield from child.named_modules(memo, join(prefix, name), remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
+        """Every distinct module, pre-order, self first (``named_modules`` without names)."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, child)`` for the direct children, a child reached twice listed once."""
         seen: set[int] = set()
         for name, child in self._tables()[2].items():
             if child is not None and id(child) not in seen:
@@ -411,6 +416,7 @@ class Module:
                 yield name, child
 
     def children(self) -> Iterator[Module]:
+        """The direct children, deduplicated (``named_children`` without names)."""
         for _, m in self.named_children():
             yield m
 
@@ -461,6 +467,7 @@ class Module:
         return self._named(variables, Parameter, prefix, recurse, remove_duplicate)
 
     def parameters(self, variables: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every parameter array (or declaration, without ``variables``), tied ones once."""
         for _, v in self.named_parameters(variables):
             yield v
 
@@ -475,6 +482,7 @@ class Module:
         return self._named(variables, Buffer, prefix, recurse, remove_duplicate)
 
     def buffers(self, variables: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every buffer array (or declaration, without ``variables``)."""
         for _, v in self.named_buffers(variables):
             yield v
 
@@ -713,6 +721,7 @@ class Module:
     # Printing
     # ----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The text inside this module's ``repr`` parentheses (override it, as in torch)."""
         return ""
 
     def __repr__(self) -> str:
@@ -750,4 +759,5 @@ def _coerce(name: str, current: Any, value: Any, cast: bool) -> Any:
         )
     if cast:
         return jnp.asarray(array).astype(current.dtype)
+    canonical_dtype(array.dtype, what=f"the new value of {name} has dtype")  # no silent f32
     return jnp.asarray(array)

@@ -401,3 +401,10 @@ def test_partial_initializers_share_one_compiled_sampler():
     assert _initialize._sampler(a.init, a.shape, a.dtype) is _initialize._sampler(
         b.init, b.shape, b.dtype
     )
+
+
+def test_set_without_cast_refuses_a_silent_float32():
+    net = nn.Linear(2, 1)
+    v = net.init(KEY)
+    with pytest.raises(ValueError, match="jax_enable_x64"):
+        net.set(v, "weight", np.zeros((1, 2)), cast=False)
