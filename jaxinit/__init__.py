@@ -18,16 +18,28 @@ __version__ = "0.1.0"
 _LAZY = {
     "save": "jaxinit.serialization",
     "load": "jaxinit.serialization",
+    "CheckpointError": "jaxinit.serialization",
+    "interop": "jaxinit.interop",
 }
 
-__all__ = ["TorchGenerator", "init", "load", "nn", "save", "__version__"]
+__all__ = [
+    "CheckpointError",
+    "TorchGenerator",
+    "init",
+    "interop",
+    "load",
+    "nn",
+    "save",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jaxinit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"jaxinit.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

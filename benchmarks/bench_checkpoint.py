@@ -1,0 +1,216 @@
+"""Checkpoint save/load, side by side: torch, flax msgpack, safetensors and jaxinit.
+
+The payload is GPT-2 small: 124,439,808 float32 parameters (475 MiB) in GPT-2's shapes (wte
+50257x768, wpe 1024x768, 12 blocks of attention, MLP and two LayerNorms, ln_f). Each
+measurement runs in a fresh Python process (so one contender's memory cannot help another),
+after one small warm-up save and load in that process (imports, thread pools, first-call
+costs). The runs of all contenders are interleaved, repeat by repeat, so a busy machine slows
+them alike; every figure is the median over ``--repeats`` runs.
+
+* time: wall time of the call (a load includes waiting for the arrays to be ready);
+* extra peak memory: the process's peak resident set during the call (VmHWM, reset through
+  /proc/self/clear_refs just before it) minus its resident set just before the call, in units
+  of the payload. A load's figure includes the loaded arrays themselves (1.0x at best).
+  Loads read a file that is in the page cache (it was just written).
+
+Contenders: ``torch.save(state_dict, path)`` / ``torch.load(path)`` (weights_only, the default);
+flax ``open(path, "wb").write(to_bytes(variables))`` / ``from_bytes(template, open(path).read())``;
+``safetensors.flax.save_file`` / ``load_file``; ``jaxinit.save`` / ``jaxinit.load`` (these two
+also fsync the file and check every array's crc32, which none of the others do). A last,
+diagnostic row loads jaxinit's file with the crc32 checks switched off, to show what they cost.
+
+    python benchmarks/bench_checkpoint.py [--repeats 3] [--dir /tmp] [--layers 12]
+
+Linux only (it reads /proc). Needs torch, flax, safetensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CONTENDERS = ["torch", "flax", "safetensors", "jaxinit"]
+# A load-only diagnostic row: jaxinit.load of jaxinit's file with its crc32 checks switched off.
+UNCHECKED = "jaxinit-unchecked"
+
+
+def gpt2_shapes(layers: int = 12, d: int = 768, vocab: int = 50257, ctx: int = 1024) -> dict:
+    """GPT-2's state_dict names and shapes (its Conv1D weights are (in, out))."""
+    shapes = {"wte.weight": (vocab, d), "wpe.weight": (ctx, d)}
+    for i in range(layers):
+        block = {
+            "ln_1.weight": (d,), "ln_1.bias": (d,),
+            "attn.c_attn.weight": (d, 3 * d), "attn.c_attn.bias": (3 * d,),
+            "attn.c_proj.weight": (d, d), "attn.c_proj.bias": (d,),
+            "ln_2.weight": (d,), "ln_2.bias": (d,),
+            "mlp.c_fc.weight": (d, 4 * d), "mlp.c_fc.bias": (4 * d,),
+            "mlp.c_proj.weight": (4 * d, d), "mlp.c_proj.bias": (d,),
+        }
+        shapes.update({f"h.{i}.{k}": s for k, s in block.items()})
+    shapes.update({"ln_f.weight": (d,), "ln_f.bias": (d,)})
+    return shapes
+
+
+# ------------------------------------------------------------------------- worker process
+
+
+def _memory() -> tuple[int, int]:
+    """(current, peak) resident set in bytes."""
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _payload(kind: str, shapes: dict) -> object:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    flat = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
+    if kind == "torch":
+        import torch
+
+        return {k: torch.from_numpy(v) for k, v in flat.items()}
+    import jax
+    import jax.numpy as jnp
+
+    arrays = {k: jnp.asarray(v) for k, v in flat.items()}
+    jax.block_until_ready(arrays)
+    if kind == "safetensors":
+        return arrays
+    from jaxinit._tree import unflatten
+
+    return unflatten(arrays)  # nested variables, as a JAX user holds them
+
+
+def _ops(kind: str, shapes: dict):
+    """(save(obj, path), load(path)) for one contender."""
+    if kind == "torch":
+        import torch
+
+        return (lambda obj, path: torch.save(obj, path)), (lambda path: torch.load(path))
+    import jax
+
+    if kind == "flax":
+        import flax.serialization
+
+        from jaxinit._tree import unflatten
+
+        template = unflatten({k: jax.ShapeDtypeStruct(s, "float32") for k, s in shapes.items()})
+
+        def save(obj, path):
+            with open(path, "wb") as f:
+                f.write(flax.serialization.to_bytes(obj))
+
+        def load(path):
+            with open(path, "rb") as f:
+                return flax.serialization.from_bytes(template, f.read())
+
+        return save, load
+    if kind == "safetensors":
+        import safetensors.flax
+
+        return safetensors.flax.save_file, safetensors.flax.load_file
+    import jaxinit.serialization as ser
+
+    if kind == "jaxinit-unchecked":  # diagnostic: what the crc32 verification costs
+        read_structure = ser.read_structure
+        ser.read_structure = lambda file, source: read_structure(file, source)._replace(crcs=None)
+    return ser.save, ser.load
+
+
+def worker(kind: str, op: str, path: str, layers: int) -> dict:
+    import gc
+
+    import jax
+
+    shapes, tiny = gpt2_shapes(layers), gpt2_shapes(1, d=8, vocab=16, ctx=4)
+    save, load = _ops(kind, tiny)  # warm-up
+    warm = path + ".warmup"
+    save(_payload(kind, tiny), warm)
+    jax.block_until_ready(load(warm)) if kind != "torch" else load(warm)
+    os.unlink(warm)
+    save, load = _ops(kind, shapes)
+    obj = _payload(kind, shapes) if op == "save" else None
+    gc.collect()
+    before, _ = _memory()
+    _reset_peak()
+    start = time.perf_counter()
+    if op == "save":
+        save(obj, path)
+    else:
+        result = load(path)
+        if kind != "torch":
+            jax.block_until_ready(result)
+    seconds = time.perf_counter() - start
+    _, peak = _memory()
+    payload = sum(4 * math.prod(s) for s in shapes.values())
+    return {"seconds": seconds, "extra": (peak - before) / payload, "payload": payload,
+            "file": os.path.getsize(path)}
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run(kind: str, op: str, path: str, layers: int) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, op, path,
+           "--layers", str(layers)]
+    env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{kind} {op} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
+    parser.add_argument("--layers", type=int, default=12, help="GPT-2 blocks (12: 124M params)")
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "OP", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.layers)))
+        return
+    runs = [(k, op) for k in CONTENDERS for op in ("save", "load")] + [(UNCHECKED, "load")]
+    results: dict = {run_: [] for run_ in runs}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for repeat in range(args.repeats):
+            for kind, op in runs:
+                path = os.path.join(tmp, f"gpt2.{kind.removesuffix('-unchecked')}")
+                r = run(kind, op, path, args.layers)
+                results[kind, op].append(r)
+                print(f"# run {repeat + 1}/{args.repeats} {kind:<17} {op}: "
+                      f"{r['seconds']:.2f} s, extra peak {r['extra']:.2f}x", file=sys.stderr)
+    med = {key: {f: statistics.median(r[f] for r in runs) for f in ("seconds", "extra")}
+           for key, runs in results.items()}
+    first = results["torch", "save"][0]
+    print(f"payload: {first['payload']:,} bytes ({first['payload'] / 4:,.0f} float32), "
+          f"{os.cpu_count()} CPU cores, median of {args.repeats} runs, one fresh process each\n")
+    print("| library | save (s) | save vs torch | load (s) | load vs torch | extra peak memory, "
+          "save | extra peak memory, load | file size |")
+    print("|---|---|---|---|---|---|---|---|")
+    for kind in CONTENDERS:
+        s, ld = med[kind, "save"], med[kind, "load"]
+        ratio_s = s["seconds"] / med["torch", "save"]["seconds"]
+        ratio_l = ld["seconds"] / med["torch", "load"]["seconds"]
+        size = results[kind, "save"][-1]["file"]
+        print(f"| {kind} | {s['seconds']:.2f} | {ratio_s:.2f}x | {ld['seconds']:.2f} | "
+              f"{ratio_l:.2f}x | {s['extra']:.2f}x | {ld['extra']:.2f}x | {size / 2**20:.1f} MiB |")
+    ld = med[UNCHECKED, "load"]
+    print(f"| ({UNCHECKED}: load without crc32 checks) | | | {ld['seconds']:.2f} | "
+          f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+
+
+if __name__ == "__main__":
+    main()

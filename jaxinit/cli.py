@@ -1,0 +1,274 @@
+"""The ``jaxinit`` command: look inside a checkpoint, or convert it to another format.
+
+    jaxinit inspect FILE          names, shapes, dtypes, element counts, totals and bytes
+    jaxinit convert SRC DST       between jaxinit/flax msgpack, torch.save and safetensors
+
+The format comes from the extension: ``.msgpack`` / ``.jaxinit`` (jaxinit and flax msgpack),
+``.pt`` / ``.pth`` / ``.bin`` (``torch.save``, read with ``weights_only=True``),
+``.safetensors``. Converting keeps every value bit for bit, dtypes included (no JAX arrays are
+made, so int64 stays int64), and ties (one array at several names). Big files get a progress
+bar on stderr (tqdm when installed). Also runs as ``python -m jaxinit.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, NamedTuple, TextIO
+
+import numpy as np
+
+from jaxinit import serialization
+
+FORMATS = {".msgpack": "jaxinit", ".jaxinit": "jaxinit", ".pt": "torch", ".pth": "torch",
+           ".bin": "torch", ".safetensors": "safetensors"}
+PROGRESS_MIN_BYTES = 64 << 20  # smaller files are read and written without a bar
+
+
+def _format(path: str) -> str:
+    """The format of ``path``: from its extension, else (an existing file, e.g. seed 003's
+    ``mlp.params``) from its first bytes."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in FORMATS:
+        return FORMATS[ext]
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+            return "torch"  # torch.save's zip archive, or its legacy pickle
+        if len(head) >= 9 and head[8:9] == b"{":
+            return "safetensors"  # 8-byte header length, then the JSON header
+        if head[:1] and (0x80 <= head[0] <= 0x8F or head[0] in (0xDE, 0xDF)):
+            return "jaxinit"  # a msgpack map: jaxinit / flax
+    raise ValueError(
+        f"{path!r}: unknown extension {ext or '(none)'!r} and not a recognisable checkpoint; "
+        f"use one of {', '.join(FORMATS)}"
+    )
+
+
+# ------------------------------------------------------------------------------------- inspect
+
+
+class Entry(NamedTuple):
+    """One row of ``jaxinit inspect``: an array, a tie to an earlier array, or a scalar."""
+
+    name: str
+    shape: tuple[int, ...] | None  # None for a scalar
+    dtype: str  # dtype name, or the Python type of a scalar
+    alias_of: str | None = None
+    value: Any = None
+
+
+def _itemsize(dtype: str) -> int:
+    known = serialization._DTYPES.get(dtype)
+    return known.itemsize if known is not None else 0
+
+
+def entries(path: str) -> list[Entry]:
+    """What the checkpoint at ``path`` holds, in file order, without reading array data."""
+    fmt = _format(path)
+    if fmt == "safetensors":
+        from jaxinit.interop import safetensors
+
+        header, aliases = safetensors.read_header(path)
+        rows = [Entry(name, shape, dtype) for name, shape, dtype in header]
+        by_name = {row.name: row for row in rows}
+        return rows + [Entry(a, by_name[s].shape, by_name[s].dtype, s)
+                       for a, s in aliases.items() if s in by_name]
+    if fmt == "torch":
+        from jaxinit.interop import torch as interop_torch
+
+        torch = interop_torch._torch()
+        tree = interop_torch.read_pt(path)
+        is_array = lambda x: isinstance(x, torch.Tensor)  # noqa: E731
+
+        def key(t: Any) -> Any:
+            return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+                    t.stride(), t.dtype) if t.numel() else id(t)
+
+        def dtype(t: Any) -> str:
+            return str(t.dtype).removeprefix("torch.")
+    else:
+        with open(path, "rb", buffering=0) as file:
+            tree = serialization.read_structure(file, repr(path)).tree
+        is_array = lambda x: isinstance(x, serialization._Ref)  # noqa: E731
+        key = id
+
+        def dtype(ref: Any) -> str:
+            return ref.dtype.name if not ref.scalar else f"numpy.{ref.dtype.name}"
+
+    rows, first = [], {}
+    for p, leaf in serialization._walk(tree):
+        name = serialization._dotted(p) or "<root>"
+        if not is_array(leaf):
+            rows.append(Entry(name, None, type(leaf).__name__, value=leaf))
+            continue
+        k = key(leaf)
+        rows.append(Entry(name, tuple(leaf.shape), dtype(leaf), first.get(k)))
+        first.setdefault(k, name)
+    return rows
+
+
+def _human(nbytes: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{nbytes} bytes"
+        nbytes /= 1024
+    raise AssertionError  # unreachable
+
+
+def inspect(path: str) -> str:
+    """The ``jaxinit inspect`` report for ``path``: a table and a totals line."""
+    rows = entries(path)
+    table = [("name", "shape", "dtype", "numel")]
+    arrays = ties = numel = nbytes = 0
+    for row in rows:
+        if row.shape is None:
+            table.append((row.name, "-", row.dtype, f"= {row.value!r}"))
+            continue
+        count = int(np.prod(row.shape, dtype=np.int64))
+        if row.alias_of is not None:
+            ties += 1
+            table.append((row.name, str(row.shape), row.dtype, f"tied to {row.alias_of}"))
+            continue
+        arrays += 1
+        numel += count
+        nbytes += count * _itemsize(row.dtype.removeprefix("numpy."))
+        table.append((row.name, str(row.shape), row.dtype, f"{count:,}"))
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+             for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    tied = f" (+{ties} tied name{'s' if ties != 1 else ''})" if ties else ""
+    lines.append(f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
+                 f"{nbytes:,} bytes of data ({_human(nbytes)}); file "
+                 f"{os.path.getsize(path):,} bytes")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- convert
+
+
+class Progress:
+    """A byte progress bar on stderr for files of ``PROGRESS_MIN_BYTES`` or more: tqdm when it
+    is installed, else a one-line bar. Call it with ``(done, total)``; ``close()`` at the end."""
+
+    def __init__(self, label: str, enabled: bool = True, stream: TextIO | None = None):
+        self.label, self.enabled = label, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar: Any = None
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < PROGRESS_MIN_BYTES:
+            return
+        if self.bar is None:
+            try:
+                import tqdm
+            except ImportError:
+                self.bar = False
+            else:
+                self.bar = tqdm.tqdm(total=total, desc=self.label, unit="B", unit_scale=True,
+                                     unit_divisor=1024, file=self.stream)
+        if self.bar:
+            self.bar.update(done - self.bar.n)
+            return
+        percent = 100 * done // max(total, 1)
+        if percent != self.shown:
+            self.shown = percent
+            filled = percent * 30 // 100
+            self.stream.write(f"\r{self.label}: [{'#' * filled}{'.' * (30 - filled)}] "
+                              f"{percent:3d}% {done / 2**20:,.0f}/{total / 2**20:,.0f} MiB")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+        elif self.shown >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def read(path: str, progress: Any = None) -> Any:
+    """The checkpoint at ``path`` as a tree of numpy arrays, exactly as stored."""
+    fmt = _format(path)
+    if fmt == "jaxinit":
+        return serialization.read_host(path, progress)
+    if fmt == "torch":
+        from jaxinit.interop import torch as interop_torch
+
+        return interop_torch.torch_to_host(interop_torch.read_pt(path), progress=progress)
+    from jaxinit.interop import safetensors
+
+    return safetensors.read_host(path, progress=progress)
+
+
+def write(tree: Any, path: str, progress: Any = None) -> None:
+    """Write a tree of numpy arrays to ``path`` in the format of its extension, atomically."""
+    fmt = _format(path)
+    if fmt == "jaxinit":
+        serialization._save(tree, path, progress)
+    elif fmt == "torch":
+        from jaxinit.interop import torch as interop_torch
+
+        interop_torch.write_pt(interop_torch.host_to_torch(tree), path)
+    else:
+        from jaxinit.interop import safetensors
+
+        safetensors.save_safetensors(tree, path)
+
+
+def convert(src: str, dst: str, *, progress: bool = True) -> str:
+    """Convert ``src`` to ``dst`` (formats from the extensions); returns a one-line summary."""
+    _format(dst)  # an unknown extension fails before anything is read
+    bar = Progress(f"reading {os.path.basename(src)}", progress)
+    try:
+        tree = read(src, bar)
+    finally:
+        bar.close()
+    bar = Progress(f"writing {os.path.basename(dst)}", progress)
+    try:
+        write(tree, dst, bar)
+    finally:
+        bar.close()
+    arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
+              if isinstance(leaf, np.ndarray)}
+    nbytes = sum(a.nbytes for a in arrays.values())
+    return (f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): {len(arrays)} arrays, "
+            f"{_human(nbytes)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jaxinit`` command; returns the exit status (0 ok, 1 error).
+
+    Example::
+
+        $ jaxinit inspect mlp.msgpack
+        $ jaxinit convert pytorch_model.bin model.msgpack
+    """
+    parser = argparse.ArgumentParser(
+        prog="jaxinit", description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
+        "torch .pt, safetensors).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_inspect = commands.add_parser("inspect", help="list names, shapes, dtypes and sizes")
+    p_inspect.add_argument("file")
+    p_convert = commands.add_parser("convert", help="convert between formats (by extension: "
+                                    f"{', '.join(FORMATS)})")
+    p_convert.add_argument("src")
+    p_convert.add_argument("dst")
+    p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "inspect":
+            print(inspect(args.file))
+        else:
+            print(convert(args.src, args.dst, progress=not args.no_progress))
+    except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
+        print(f"jaxinit: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
