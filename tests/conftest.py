@@ -14,3 +14,13 @@ import jax  # noqa: E402
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
+def partitionable(request):
+    """Run the test in one jax_threefry_partitionable mode, restoring the old one after."""
+    with jax.threefry_partitionable(request.param):
+        yield request.param

@@ -1,7 +1,6 @@
 """jaxinit._threefry must reproduce jax.random bit for bit: every value is compared as raw
 bits against jax.random itself, in both jax_threefry_partitionable modes."""
 
-from contextlib import contextmanager
 from functools import partial
 
 import jax
@@ -16,23 +15,6 @@ from jaxinit import _threefry
 # (jit caches are reused) and each test covers what it must, not every combination.
 SHAPES = [(), (1,), (8,), (9,), (1025,), (3, 5), (1, 0, 3)]
 LARGE = (1000, 1001)  # ~1e6 values
-
-
-@contextmanager
-def threefry_partitionable(value: bool):
-    old = jax.config.jax_threefry_partitionable
-    jax.config.update("jax_threefry_partitionable", value)
-    try:
-        yield value
-    finally:
-        jax.config.update("jax_threefry_partitionable", old)
-
-
-@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
-def partitionable(request):
-    """Run the test in one jax_threefry_partitionable mode, restoring the old one after."""
-    with threefry_partitionable(request.param):
-        yield request.param
 
 
 def assert_bitwise(got, want):
@@ -233,7 +215,7 @@ def test_complex_normal_falls_back_to_jax():
 )
 def test_sizes_beyond_uint32_counters_fall_back(mode, bit_width, size, fused):
     # _plan only does arithmetic on the size: nothing of this size is allocated.
-    with threefry_partitionable(mode):
+    with jax.threefry_partitionable(mode):
         assert (_threefry._plan(jax.random.key(0), bit_width, (size,)) is not None) == fused
 
 

@@ -131,31 +131,17 @@ class Module:
             self.register_buffer(name, value)
         elif isinstance(value, Module):
             self.register_module(name, value)
-        elif name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                    "(jaxinit.nn.Parameter or None expected)"
-                )
-            params[name] = None
-            structure_changed()
-        elif name in buffers:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' object to buffer '{name}' "
-                    "(jaxinit.nn.Buffer or None required)"
-                )
-            buffers[name] = None
-            structure_changed()
-        elif name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                    "(jaxinit.nn.Module or None expected)"
-                )
-            modules[name] = None
-            structure_changed()
         else:
+            for table, what in ((params, "parameter"), (buffers, "buffer"), (modules, "module")):
+                if name in table:
+                    if value is not None:  # torch's rule: a slot takes its own kind or None
+                        raise TypeError(
+                            f"cannot assign '{type(value).__name__}' as {what} '{name}' "
+                            f"(jaxinit.nn.{what.capitalize()} or None expected)"
+                        )
+                    table[name] = None
+                    structure_changed()
+                    return
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:

@@ -24,22 +24,6 @@ from jaxinit.nn._plan import plan_of
 
 
 @contextmanager
-def threefry_partitionable(value: bool):
-    old = jax.config.jax_threefry_partitionable
-    jax.config.update("jax_threefry_partitionable", value)
-    try:
-        yield value
-    finally:
-        jax.config.update("jax_threefry_partitionable", old)
-
-
-@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
-def partitionable(request):
-    with threefry_partitionable(request.param):
-        yield request.param
-
-
-@contextmanager
 def plain_jax_random():
     """jaxinit.init's primitives drawing with jax.random itself instead of jaxinit._threefry
     (jit caches cleared on the way in and out, so nothing compiled either way leaks)."""
