@@ -5,7 +5,8 @@ torch, flax nnx, equinox, one naive jax.jit, and jaxinit, side by side in one ru
   (compile included);
 * warm: a second init in the same process with a new key/seed;
 * compile overhead (jaxinit): the durations jax reports for tracing, lowering and compiling
-  (``jax.monitoring`` events) during the cold init, at 12 and at ``--deep`` blocks;
+  (``jax.monitoring`` events) during the cold init, at 12 and at ``--deep`` blocks, with and
+  without the garbage collector's pauses that fell inside them (``gc.callbacks``);
 * peak memory (jaxinit): VmHWM after the init minus VmRSS before it, over the parameters' bytes.
 
 Run: ``python benchmarks/bench_init.py [--repeats 3] [--only torch,jaxinit] [--deep 96]``.
@@ -87,16 +88,28 @@ def run_jaxinit(blocks: int, memory: bool = False):
             self.h = nn.ModuleList([Block() for _ in range(blocks)])
             self.ln_f = nn.LayerNorm(D)
 
-    compile_s = []  # jax's own tracing/lowering/compile durations during the cold init
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, secs, **kw: compile_s.append(secs) if "/compile/" in event else None
-    )
+    # jax's own tracing/lowering/compiling intervals during the cold init, and the garbage
+    # collector's pauses: a full collection (~50 ms) lands inside one of them or not by chance.
+    compiles, pauses = [], []
+
+    def on_event(event, secs, **kw):
+        if "/compile/" in event:
+            compiles.append((time.perf_counter() - secs, time.perf_counter()))
+
+    def on_gc(phase, info):  # pauses: (start, end) pairs
+        now = time.perf_counter()
+        pauses.append(now if phase == "start" else (pauses.pop(), now))
+
+    jax.monitoring.register_event_duration_secs_listener(on_event)
     net = GPT()  # a static description: no arrays yet
     rss0 = _rss("VmRSS")
+    gc.callbacks.append(on_gc)
     t = time.perf_counter()
     v = jax.block_until_ready(net.init(jax.random.key(0)))
     cold = time.perf_counter() - t
-    compiled = sum(compile_s)
+    gc.callbacks.remove(on_gc)
+    compiled = sum(b - a for a, b in compiles)
+    gc_in_compile = sum(max(0.0, min(b, d) - max(a, c)) for a, b in compiles for c, d in pauses)
     peak = _rss("VmHWM") - rss0
     leaves = jax.tree.leaves(v)
     n = sum(x.size for x in leaves)
@@ -107,7 +120,7 @@ def run_jaxinit(blocks: int, memory: bool = False):
     gc.collect()
     t = time.perf_counter()
     jax.block_until_ready(net.init(jax.random.key(1)))
-    return cold, time.perf_counter() - t, n, compiled
+    return cold, time.perf_counter() - t, n, compiled, gc_in_compile
 
 
 def _uniform_bias(fan_in):
@@ -275,18 +288,25 @@ def main() -> None:
 
     if "jaxinit" in names and args.deep:
         deep = [spawn("jaxinit", args.deep) for _ in range(args.repeats)]
-        o12 = statistics.median(x["compile"][0] for x in runs["jaxinit"])
-        o96 = statistics.median(x["compile"][0] for x in deep)
         print(
-            "\njaxinit compile overhead of the cold init (jax's trace/lower/compile event "
-            f"durations), medians of {args.repeats}"
+            "\njaxinit compile overhead of the cold init: jax's trace/lower/compile event "
+            "durations, and the same less the garbage collector's pauses inside them; "
+            f"medians of {args.repeats}"
         )
-        print("| blocks | params | cold s | warm s | compile s |\n|---:|---:|---:|---:|---:|")
-        for b, rs, o in ((args.blocks, runs["jaxinit"], o12), (args.deep, deep, o96)):
+        print("| blocks | params | cold s | warm s | compile s | GC in it s | compile less GC s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        raw, net = {}, {}
+        for b, rs in ((args.blocks, runs["jaxinit"]), (args.deep, deep)):
             c = statistics.median(x["cold"] for x in rs)
             w = statistics.median(x["warm"] for x in rs)
-            print(f"| {b} | {rs[0]['params'] / 1e6:.0f}M | {c:.2f} | {w:.2f} | {o:.2f} |")
-        print(f"compile ratio {args.deep}/{args.blocks} blocks: {o96 / o12:.2f}x")
+            o = raw[b] = statistics.median(x["compile"][0] for x in rs)
+            g = statistics.median(x["compile"][1] for x in rs)
+            net[b] = statistics.median(x["compile"][0] - x["compile"][1] for x in rs)
+            print(f"| {b} | {rs[0]['params'] / 1e6:.0f}M | {c:.2f} | {w:.2f} | {o:.2f} | {g:.2f} "
+                  f"| {net[b]:.2f} |")
+        print(f"compile ratio {args.deep}/{args.blocks} blocks: "
+              f"{raw[args.deep] / raw[args.blocks]:.2f}x, "
+              f"less GC {net[args.deep] / net[args.blocks]:.2f}x")
 
     if "jaxinit" in names:
         mem = [spawn("jaxinit_memory", args.blocks) for _ in range(args.repeats)]

@@ -5,14 +5,19 @@ and equinox (each a jit-compiled optax step), and torch eager, side by side in o
 * LeNet with BatchNorm (conv 3->6 5x5, BN, relu, pool, conv 6->16 5x5, BN, relu, pool,
   120-84-10), batch 64 of 3x32x32, sgd(0.01, momentum 0.9), BN in training mode.
 
-Steps/s is measured over ``--steps`` steps after ``--warmup`` steps, ``--repeats`` times,
-contenders interleaved; the table gives medians and ratios to raw JAX and to torch.
-Run: ``python benchmarks/bench_train.py [--steps 50] [--repeats 5] [--only mlp]``.
+Each contender is built, compiled and warmed up once; then ``--repeats`` rounds time
+``--steps`` steps of every contender, interleaved (the order rotates each round), so machine
+load hits all of them alike. The table gives medians and spread of steps/s, and ratios to raw
+JAX and to torch as the median over rounds of the same-round ratio (robust to load drift).
+flax nnx runs twice: ``flax_nnx`` is its functional fast path (split/merge inside a plain
+``jax.jit``), ``flax_nnx_jit`` its stateful API (``nnx.Optimizer`` in ``nnx.jit``).
+Run: ``python benchmarks/bench_train.py [--steps 50] [--repeats 11] [--only mlp]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -26,7 +31,6 @@ from flax import nnx
 
 from jaxinit import nn
 
-torch.set_num_threads(2)
 # Conv layout note: raw JAX and jaxinit use torch's NCHW/OIHW, flax and equinox their own.
 
 
@@ -155,10 +159,10 @@ def jaxinit_model(model):
     return _functional_step(model, forward, params, buffers)
 
 
-# -- flax nnx (split/merge around a plain jax.jit: nnx's fast path) ---------------------------
+# -- flax nnx ---------------------------------------------------------------------------------
 
 
-def flax_model(model):
+def _flax_net(model):
     rngs = nnx.Rngs(0)
     if model == "mlp":
         class Net(nnx.Module):
@@ -184,15 +188,36 @@ def flax_model(model):
                 x = pool(nnx.relu(self.b1(self.c1(x))))
                 x = pool(nnx.relu(self.b2(self.c2(x)))).reshape(x.shape[0], -1)
                 return self.f3(nnx.relu(self.f2(nnx.relu(self.f1(x)))))
+    return Net()
 
-    graphdef, params, rest = nnx.split(Net(), nnx.Param, ...)
+
+def flax_model(model):
+    """nnx's functional fast path: split once, merge inside the loss, plain ``jax.jit``.
+
+    ``copy=True`` gives the loss fresh Variables owned by the gradient trace, so BatchNorm may
+    update its statistics there (merging the jit-level Variables raises TraceContextError).
+    """
+    graphdef, params, rest = nnx.split(_flax_net(model), nnx.Param, ...)
 
     def forward(p, r, x):
-        net = nnx.merge(graphdef, p, r)
-        out = net(x)
-        return out, nnx.state(net, nnx.Not(nnx.Param))
+        net = nnx.merge(graphdef, p, r, copy=True)
+        return net(x), nnx.state(net, nnx.Not(nnx.Param))
 
     return _functional_step(model, forward, params, rest)
+
+
+def flax_nnx_jit_model(model):
+    """nnx's stateful API as its tutorials write it: nnx.Optimizer, nnx.value_and_grad, nnx.jit."""
+    net = _flax_net(model)
+    opt = nnx.Optimizer(net, optimizer(model), wrt=nnx.Param)
+
+    @nnx.jit
+    def train_step(net, opt, x, y):
+        loss, grads = nnx.value_and_grad(lambda m: xent(m(x), y))(net)
+        opt.update(net, grads)
+        return loss
+
+    return (lambda carry, x, y: (carry, train_step(net, opt, x, y))), None
 
 
 # -- equinox ----------------------------------------------------------------------------------
@@ -219,8 +244,8 @@ def equinox_model(model):
 
         def __init__(self):
             self.c1, self.c2 = eqx.nn.Conv2d(3, 6, 5, key=k[0]), eqx.nn.Conv2d(6, 16, 5, key=k[1])
-            self.b1 = eqx.nn.BatchNorm(6, "batch", momentum=0.9)
-            self.b2 = eqx.nn.BatchNorm(16, "batch", momentum=0.9)
+            self.b1 = eqx.nn.BatchNorm(6, "batch", momentum=0.9, mode="batch")
+            self.b2 = eqx.nn.BatchNorm(16, "batch", momentum=0.9, mode="batch")
             self.mlp = eqx.nn.MLP(400, 10, 120, 1, activation=jax.nn.relu, key=k[2])
 
         def __call__(self, x, state):
@@ -269,48 +294,70 @@ def torch_model(model):
 
 
 BUILDERS = {"raw_jax": raw_jax, "jaxinit": jaxinit_model, "flax_nnx": flax_model,
-            "equinox": equinox_model, "torch": torch_model}
+            "flax_nnx_jit": flax_nnx_jit_model, "equinox": equinox_model, "torch": torch_model}
 
 
-def steps_per_second(name, model, steps, warmup):
-    step, carry = BUILDERS[name](model)
-    x, y = data(model)
-    if name == "torch":
-        x, y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    else:
-        x, y = jnp.asarray(x), jnp.asarray(y)
-    for _ in range(warmup):
-        carry, loss = step(carry, x, y)
-    jax.block_until_ready(loss) if name != "torch" else None
-    t = time.perf_counter()
-    for _ in range(steps):
-        carry, loss = step(carry, x, y)
-    if name != "torch":
-        jax.block_until_ready(carry)
-    return steps / (time.perf_counter() - t)
+class Contender:
+    """One compiled, warmed-up training loop; ``time(steps)`` returns steps per second."""
+
+    def __init__(self, name, model, warmup):
+        self.name = name
+        self.step, self.carry = BUILDERS[name](model)
+        x, y = data(model)
+        if name == "torch":
+            self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        else:
+            self.x, self.y = jnp.asarray(x), jnp.asarray(y)
+        self.time(warmup)
+
+    def time(self, steps):
+        step, carry, x, y = self.step, self.carry, self.x, self.y
+        t = time.perf_counter()
+        for _ in range(steps):
+            carry, loss = step(carry, x, y)
+        if self.name != "torch":
+            jax.block_until_ready((carry, loss))
+        elapsed = time.perf_counter() - t
+        self.carry = carry
+        return steps / elapsed
+
+
+def paired(runs, name, ref):
+    """Median over rounds of ``name``'s steps/s over ``ref``'s in the same round."""
+    if ref not in runs:
+        return "-"
+    return f"{statistics.median(a / b for a, b in zip(runs[name], runs[ref])):.2f}x"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=50, help="steps per timed repeat")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--only", default="mlp,lenet")
     ap.add_argument("--contenders", default=",".join(BUILDERS))
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="torch intra-op threads (2 collapses under load on 2 cores, see docs)")
     args = ap.parse_args()
+    torch.set_num_threads(args.torch_threads)
     names = args.contenders.split(",")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
     for model in args.only.split(","):
+        contenders = [Contender(n, model, args.warmup) for n in names]
         runs = {n: [] for n in names}
-        for _ in range(args.repeats):
-            for n in names:
-                runs[n].append(steps_per_second(n, model, args.steps, args.warmup))
-        med = {n: statistics.median(r) for n, r in runs.items()}
-        print(f"\n{model}: steps/s, medians of {args.repeats} x {args.steps} steps")
-        print("| contender | steps/s | / raw JAX | / torch |\n|---|---:|---:|---:|")
+        for r in range(args.repeats):
+            # Interleaved, and rotated so that no contender always runs first or last.
+            for c in contenders[r % len(names):] + contenders[:r % len(names)]:
+                runs[c.name].append(c.time(args.steps))
+        med = {n: statistics.median(v) for n, v in runs.items()}
+
+        print(f"\n{model}: steps/s, medians of {args.repeats} interleaved repeats x {args.steps} "
+              f"steps (load average now {os.getloadavg()[0]:.2f})")
+        print("| contender | steps/s | min-max | / raw JAX | / torch |\n|---|---:|---:|---:|---:|")
         for n in names:
-            raw = f"{med[n] / med['raw_jax']:.2f}x" if "raw_jax" in med else "-"
-            tor = f"{med[n] / med['torch']:.2f}x" if "torch" in med else "-"
-            print(f"| {n} | {med[n]:.1f} | {raw} | {tor} |")
+            spread = f"{min(runs[n]):.0f}-{max(runs[n]):.0f}"
+            print(f"| {n} | {med[n]:.1f} | {spread} | "
+                  f"{paired(runs, n, 'raw_jax')} | {paired(runs, n, 'torch')} |")
 
 
 if __name__ == "__main__":

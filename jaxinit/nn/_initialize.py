@@ -199,22 +199,24 @@ def _rows_bucket(rows: int) -> int:
 
 def _draw_batched(key_data: jax.Array, draws: dict[str, tuple[_Declaration, _Drawn]], kind: str):
     """Every variable of ``draws`` (all of one ``kind``) from one call of :func:`_draw_rows`."""
-    columns: list[list] = [[], [], [], [], []]
-    first_row = {}
-    rows = 0
-    for name, (decl, drawn) in draws.items():
-        n = decl.size
-        count = -(-n // _ROW)
-        first_row[name] = rows
-        rows += count
-        columns[0].append(np.full(count, name_hash(name), np.uint32))
-        columns[1].append(np.arange(count, dtype=np.uint32) * np.uint32(_ROW))
-        columns[2].append(np.full(count, n, np.uint32))
-        columns[3].append(np.full(count, drawn.p1, np.float32))
-        columns[4].append(np.full(count, drawn.p2, np.float32))
+    names = list(draws)
+    sizes = np.array([draws[name][0].size for name in names], np.int64)
+    counts = -(-sizes // _ROW)  # whole rows per variable
+    first_row = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows = int(counts.sum())
     padded = _rows_bucket(rows)
-    pad = (np.zeros(padded - rows, np.uint32),) * 3 + (np.zeros(padded - rows, np.float32),) * 2
-    h, start, size, p1, p2 = (np.concatenate([*c, p]) for c, p in zip(columns, pad))
+
+    def column(per_variable, dtype):  # one value per row (zero in the padding rows)
+        out = np.zeros(padded, dtype)
+        out[:rows] = np.repeat(np.array(per_variable, dtype), counts)
+        return out
+
+    h = column([name_hash(name) for name in names], np.uint32)
+    size = column(sizes, np.uint32)
+    p1 = column([draws[name][1].p1 for name in names], np.float32)
+    p2 = column([draws[name][1].p2 for name in names], np.float32)
+    start = np.zeros(padded, np.uint32)  # the counter of each row's first element
+    start[:rows] = (np.arange(rows) - np.repeat(first_row, counts)) * _ROW
     table = _draw_rows(
         key_data,
         h,
@@ -227,9 +229,9 @@ def _draw_batched(key_data: jax.Array, draws: dict[str, tuple[_Declaration, _Dra
     )
     flat = np.asarray(table).reshape(-1)  # a view of the table on CPU: no copy
     values = {}
-    for name, (decl, _) in draws.items():
-        offset = first_row[name] * _ROW
-        view = flat[offset : offset + decl.size].reshape(decl.shape)
+    for name, row in zip(names, first_row.tolist()):
+        decl = draws[name][0]
+        view = flat[row * _ROW : row * _ROW + decl.size].reshape(decl.shape)
         values[name] = jax.device_put(view, may_alias=True)  # zero-copy on CPU
     return values
 
