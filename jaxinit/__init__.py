@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import init, nn
+from . import devices, init, nn
 from .generator import TorchGenerator
 
 __version__ = "0.1.0"
@@ -25,6 +25,7 @@ _LAZY = {
 __all__ = [
     "CheckpointError",
     "TorchGenerator",
+    "devices",
     "init",
     "interop",
     "load",
