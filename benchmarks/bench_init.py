@@ -38,11 +38,8 @@ def _rss(field: str) -> int:
 # -- one contender per function: returns (cold_s, warm_s, n_params) --------------------------
 
 
-def run_torch(blocks: int):
-    import torch
-    from torch import nn
-
-    torch.set_num_threads(2)
+def gpt_class(nn, blocks: int):
+    """The GPT-2-small parameter layout, written once for torch.nn and jaxinit.nn alike."""
 
     class Block(nn.Module):
         def __init__(self):
@@ -57,6 +54,17 @@ def run_torch(blocks: int):
             self.wte, self.wpe = nn.Embedding(VOCAB, D), nn.Embedding(CONTEXT, D)
             self.h = nn.ModuleList([Block() for _ in range(blocks)])
             self.ln_f = nn.LayerNorm(D)
+
+    return GPT
+
+
+def run_torch(blocks: int):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(2)
+
+    GPT = gpt_class(nn, blocks)
 
     def build(seed):
         torch.manual_seed(seed)
@@ -74,19 +82,7 @@ def run_jaxinit(blocks: int, memory: bool = False):
 
     from jaxinit import nn
 
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(D), nn.LayerNorm(D)
-            self.c_attn, self.c_proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
-            self.c_fc, self.mlp_proj = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(VOCAB, D), nn.Embedding(CONTEXT, D)
-            self.h = nn.ModuleList([Block() for _ in range(blocks)])
-            self.ln_f = nn.LayerNorm(D)
+    GPT = gpt_class(nn, blocks)
 
     # jax's own tracing/lowering/compiling intervals during the cold init, and the garbage
     # collector's pauses: a full collection (~50 ms) lands inside one of them or not by chance.
