@@ -104,7 +104,7 @@ def numpy_to_tensor(array: Any) -> Any:
     return torch.from_numpy(np.array(array.view(np_int), copy=True)).view(reverse[array.dtype])
 
 
-def _storage_key(torch: Any, t: Any) -> tuple | None:
+def _storage_key(t: Any) -> tuple | None:
     if t.numel() == 0:
         return None
     return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(),
@@ -119,7 +119,7 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
     tensors = {}
     for _, leaf in _ser._walk(obj):
         if isinstance(leaf, torch.Tensor):
-            tensors[_storage_key(torch, leaf) or id(leaf)] = leaf
+            tensors[_storage_key(leaf) or id(leaf)] = leaf
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0
 
@@ -127,7 +127,7 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
         nonlocal done
         name = ".".join(path) or "<root>"
         if isinstance(x, torch.Tensor):
-            key = _storage_key(torch, x)
+            key = _storage_key(x)
             if key is not None and key in memo:
                 return memo[key]
             try:

@@ -55,7 +55,7 @@ class IncompatibleKeys(NamedTuple):
     __str__ = __repr__
 
 
-def _check_name(kind: str, name: Any, module: Module) -> None:
+def _check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str):
         raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
     if "." in name:
@@ -175,7 +175,7 @@ class Module:
             object.__delattr__(self, name)
 
     def _register(self, kind: str, table: dict, name: str, value: Any) -> None:
-        _check_name(kind, name, self)
+        _check_name(kind, name)
         if name not in table and (
             name in self.__dict__ or any(name in t for t in self._tables())
         ):

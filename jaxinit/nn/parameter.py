@@ -35,15 +35,12 @@ def _is_array(value: Any) -> bool:
 
 
 def _as_numpy(value: Any) -> np.ndarray:
-    """numpy view of an array-like; torch tensors (bfloat16 included) without importing torch."""
+    """numpy view of an array-like; a torch tensor goes through the interop's bit-exact
+    conversion (bfloat16, float8 included) -- torch is only touched when one is passed."""
     if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":
-            import ml_dtypes
-            import torch
+        from ..interop.torch import tensor_to_numpy
 
-            return value.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
-        return value.numpy()
+        return tensor_to_numpy(value)
     return np.asarray(value)
 
 
