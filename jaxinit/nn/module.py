@@ -731,12 +731,7 @@ def _path_hash(path: str) -> np.uint32:
 
 def _coerce(name: str, current: Any, value: Any, cast: bool) -> Any:
     """torch ``copy_`` semantics for replacing a variable: same shape, current dtype."""
-    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
-        array = value
-    elif isinstance(value, jax.core.Tracer):
-        array = value
-    else:
-        array = jnp.asarray(_as_numpy(value)) if cast else _as_numpy(value)
+    array = value if isinstance(value, jax.Array) else _as_numpy(value)  # tracers included
     shape = tuple(np.shape(array))
     if shape != tuple(current.shape):
         raise ValueError(
@@ -744,6 +739,6 @@ def _coerce(name: str, current: Any, value: Any, cast: bool) -> Any:
             f"model is {tuple(current.shape)}"
         )
     if cast:
-        return jnp.asarray(array).astype(current.dtype)
+        return jnp.asarray(array, dtype=current.dtype)
     canonical_dtype(array.dtype, what=f"the new value of {name} has dtype")  # no silent f32
     return jnp.asarray(array)
