@@ -8,7 +8,6 @@ loads without any transposition.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .functional._utils import _ntuple
 from .linear import default_bias_init, default_weight_init
 from .module import Module
 from .parameter import Parameter
@@ -23,21 +23,6 @@ from .parameter import Parameter
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 # torch's F.pad modes -> jnp.pad modes (used for every padding_mode but 'zeros').
 _JNP_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-def _ntuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
-    """torch's ``_single``/``_pair``: an int repeated ``n`` times, or a sequence of ``n`` ints."""
-    try:
-        return (operator.index(value),) * n
-    except TypeError:
-        pass
-    try:
-        out = tuple(int(v) for v in value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}") from None
-    if len(out) != n:
-        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    return out
 
 
 class _ConvNd(Module):

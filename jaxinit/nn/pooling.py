@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .conv import _ntuple
+from .functional._utils import _ntuple
 from .module import Module
 
 _IntOrPair = int | Sequence[int]

@@ -1,0 +1,12 @@
+"""``jaxinit.nn.functional``: torch's ``torch.nn.functional`` with torch's names, signatures,
+defaults and errors, as pure JAX functions (``from jaxinit.nn import functional as F``).
+
+Each operation is implemented once, here; the layers of :mod:`jaxinit.nn` call these
+functions, so a module and its functional form can never disagree. Submodules follow the
+layer families (``activation``, ``conv``, ``pooling``, ...); every public name is re-exported
+below explicitly.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
