@@ -30,6 +30,7 @@ from .._dtypes import canonical_dtype
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
+from ._ctor_init import apply_torch_form
 from ._initialize import draw, initialize
 from ._plan import Plan, join, plan_of, structure_changed
 from .parameter import Buffer, Parameter, _as_numpy, _is_array
@@ -612,7 +613,7 @@ class Module:
         return merge_updates(variables, {canon: _coerce(name, current, value, cast)})
 
     def apply(
-        self, variables: Mapping[str, Any], fn: Callable[..., Any], key: Any = None
+        self, variables: Mapping[str, Any], fn: Callable[..., Any] | None = None, key: Any = None
     ) -> Variables:
         """torch's ``net.apply(fn)``, functionally: ``fn(module, key)`` is called for every
         distinct module, children first (post-order), with the module's variables bound --
@@ -631,7 +632,18 @@ class Module:
                     m.bias = jnp.zeros_like(m.bias)
 
             variables = net.apply(variables, initialize_weights, key)
+
+        torch's form ``self.apply(fn)`` -- one callable, no variables -- runs ``fn(m)`` over
+        the declarations and returns ``self``, for constructor code such as Hugging Face's
+        ``self.apply(self._init_weights)`` (see :mod:`jaxinit.nn._ctor_init`).
         """
+        if (
+            fn is None
+            and key is None
+            and callable(variables)
+            and not isinstance(variables, Mapping)
+        ):
+            return apply_torch_form(self, variables)
         plan = plan_of(self)
         flat = self._bind_values(plan, variables)
         frame = Frame(plan, flat, "apply")
