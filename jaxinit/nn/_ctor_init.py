@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import jax
@@ -47,9 +47,12 @@ class _Patched:
         value = jnp.asarray(self.base(key, shape, dtype), dtype)
         return self.apply(value, self._subkey(key))
 
-    def apply(self, value: Any, key: Any) -> jax.Array:
-        """The patch applied to ``value`` (``key``: a JAX key or the replaying generator)."""
-        return jnp.asarray(self.op(jnp.asarray(value), key), jnp.asarray(value).dtype)
+    def apply(self, value: Any, key: Any) -> Any:
+        """The patch applied to ``value`` (``key``: a JAX key or the replaying generator). A
+        numpy ``value`` (the replay) is patched with numpy, whose arithmetic is correctly
+        rounded as torch's (XLA's CPU division is not), a JAX one with jax.numpy."""
+        xp = np if isinstance(value, np.ndarray) else jnp
+        return xp.asarray(self.op(value, key), value.dtype)
 
     def _subkey(self, key: Any) -> Any:
         if key is None or _init._is_generator(key):
@@ -148,25 +151,43 @@ class _TensorMethods:
     def mul_(self, other: float) -> Any:
         """torch's ``Tensor.mul_(scalar)``: scale the current value (a patch, draws nothing)."""
         _scalar(other, "mul_")
-        return self._patch(lambda v, k: v * jnp.asarray(other, v.dtype), f"mul_({other!r})")
+        return self._patch(lambda v, k: v * _scalar_of(v, other), f"mul_({other!r})")
 
     def div_(self, other: float) -> Any:
         """torch's ``Tensor.div_(scalar)`` (a patch, draws nothing)."""
         _scalar(other, "div_")
-        return self._patch(lambda v, k: v / jnp.asarray(other, v.dtype), f"div_({other!r})")
+        return self._patch(lambda v, k: v / _scalar_of(v, other), f"div_({other!r})")
 
     def add_(self, other: float, *, alpha: float = 1) -> Any:
         """torch's ``Tensor.add_(scalar, alpha=1)`` (a patch, draws nothing)."""
         _scalar(other, "add_")
-        return self._patch(
-            lambda v, k: v + jnp.asarray(other * alpha, v.dtype), f"add_({other!r})"
-        )
+        return self._patch(lambda v, k: v + _scalar_of(v, other * alpha), f"add_({other!r})")
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Any:  # noqa: A002
         """torch's ``Tensor.clamp_(min, max)`` (a patch, draws nothing)."""
         if min is None and max is None:
             raise ValueError("clamp_: At least one of 'min' or 'max' must not be None")
-        return self._patch(lambda v, k: jnp.clip(v, min, max), f"clamp_({min!r}, {max!r})")
+        return self._patch(
+            lambda v, k: _xp(v).clip(v, min, max), f"clamp_({min!r}, {max!r})"
+        )
+
+
+def _xp(value: Any) -> Any:
+    return np if isinstance(value, np.ndarray) else jnp
+
+
+def _scalar_of(value: Any, scalar: Any) -> Any:
+    """``scalar`` in ``value``'s dtype, as torch converts a Python number for an in-place op."""
+    return _xp(value).asarray(scalar, value.dtype)
+
+
+def _set_part(value: Any, index: Any, part: Any) -> Any:
+    """``value`` with ``value[index] = part`` (a copy)."""
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value[index] = np.asarray(part, value.dtype)
+        return value
+    return value.at[index].set(jnp.asarray(part, value.dtype))
 
 
 def _scalar(value: Any, what: str) -> None:
@@ -207,7 +228,7 @@ class _View:
 
     def _set(self, make: Callable, text: str) -> Any:
         index = self.index
-        self.decl._patch(lambda v, k: v.at[index].set(make(k, v.dtype)), f"[{index!r}].{text}")
+        self.decl._patch(lambda v, k: _set_part(v, index, make(k, v.dtype)), f"[{index!r}].{text}")
         return self
 
     def zero_(self) -> _View:
@@ -252,18 +273,34 @@ def apply_torch_form(module: Any, fn: Callable[[Any], Any]) -> Any:
     return module
 
 
-def replay(plan_entries: dict[str, Any], key: Any) -> dict[str, jax.Array]:
+def record_orphan(module: Any, decl: Any) -> None:
+    """Remember a declaration that ``module`` let go of (replaced by a tie, set to None or
+    deleted): torch drew it at construction, so a replay must draw it too."""
+    if decl is not None:
+        module.__dict__.setdefault("_orphans", []).append(decl)
+
+
+def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[str, jax.Array]:
     """Every declaration's history replayed on ``key`` (a TorchGenerator) in sequence order:
-    each default draw and each re-initialisation consumes the stream as torch's did."""
+    each default draw and each re-initialisation consumes the stream as torch's did -- also
+    those of declarations the modules let go of (:func:`record_orphan`), whose values are
+    dropped. Returns the values of ``entries``."""
+    stored = {id(decl) for decl in entries.values()}
+    decls = dict(entries)
+    for module in modules:
+        for decl in module.__dict__.get("_orphans", ()):
+            if id(decl) not in stored:
+                stored.add(id(decl))
+                decls[f"<orphan {id(decl)}>"] = decl
     events = sorted(
-        ((seq, name, fn) for name, decl in plan_entries.items() for seq, fn in decl._history),
+        ((seq, name, fn) for name, decl in decls.items() for seq, fn in decl._history),
         key=operator.itemgetter(0),
     )
-    values: dict[str, jax.Array] = {}
+    values: dict[str, Any] = {}
     for _, name, fn in events:
-        decl = plan_entries[name]
+        decl = decls[name]
         if isinstance(fn, _Patched) and name in values:
             values[name] = fn.apply(values[name], key)
         else:
-            values[name] = jnp.asarray(fn(key, decl.shape, decl.dtype), dtype=decl.dtype)
-    return values
+            values[name] = np.asarray(fn(key, decl.shape, decl.dtype), dtype=decl.dtype)
+    return {name: jnp.asarray(values[name]) for name in entries}

@@ -274,7 +274,7 @@ def initialize(plan: Plan, key: Any, shardings: dict[str, Any] | None = None) ->
     shardings = shardings or {}
     values: dict[str, Any] = {}
     if is_torch_generator(key):
-        values = replay(plan.entries, key)
+        values = replay(plan.entries, plan.modules.values(), key)
         for name, sharding in shardings.items():
             values[name] = jax.device_put(values[name], sharding)
     else:

@@ -30,7 +30,7 @@ from .._dtypes import canonical_dtype
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
-from ._ctor_init import apply_torch_form
+from ._ctor_init import apply_torch_form, record_orphan
 from ._initialize import draw, initialize
 from ._plan import Plan, join, plan_of, structure_changed
 from .parameter import Buffer, Parameter, _as_numpy, _is_array
@@ -140,6 +140,7 @@ class Module:
                             f"cannot assign '{type(value).__name__}' as {what} '{name}' "
                             f"(jaxinit.nn.{what.capitalize()} or None expected)"
                         )
+                    record_orphan(self, table[name] if table is not modules else None)
                     table[name] = None
                     structure_changed()
                     return
@@ -162,8 +163,10 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
-        for table in self._tables():
+        params, buffers, modules = self._tables()
+        for table in (params, buffers, modules):
             if name in table:
+                record_orphan(self, table[name] if table is not modules else None)
                 del table[name]
                 structure_changed()
                 return
@@ -183,6 +186,8 @@ class Module:
             raise KeyError(f"attribute '{name}' already exists")
         if name not in table:  # re-assigning an existing name keeps its slot, as torch
             self._forget(name)
+        elif kind != "module" and table[name] is not value:
+            record_orphan(self, table[name])  # torch drew it: a TorchGenerator replays it
         table[name] = value
         structure_changed()
 
