@@ -226,7 +226,6 @@ class _ConvTranspose(_ConvNd):
             return self.output_padding
         n = self._n
         non_spatial = 2 if input.ndim == n + 2 else 1
-        output_size = list(output_size)
         if len(output_size) == non_spatial + n:
             output_size = output_size[non_spatial:]
         if len(output_size) != n:

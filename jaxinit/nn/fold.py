@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import jax
 
-from .functional import fold as Ff
+from .functional.fold import fold, unfold
 from .module import Module
 
 IntOrPair = int | Sequence[int]
@@ -40,7 +40,7 @@ class Fold(Module):
         self.stride = stride
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return Ff.fold(
+        return fold(
             input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
         )
 
@@ -75,7 +75,7 @@ class Unfold(Module):
         self.stride = stride
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return Ff.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+        return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
         return (

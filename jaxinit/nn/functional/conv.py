@@ -65,8 +65,8 @@ def same_padding(
     return tuple((t // 2, t - t // 2) for t in totals)
 
 
-def _sizes(values: Sequence[int], n: int) -> str:
-    """torch formats 1-d convolutions as 2-d ones of height 1: ``(1 x L)``."""
+def _sizes(values: Sequence[int], n: int = 0) -> str:
+    """``a x b``; ``n == 1``: torch's transposed 1-d messages, a 2-d one of height 1: ``1 x L``."""
     return " x ".join(map(str, ((1,) if n == 1 else ()) + tuple(values)))
 
 
@@ -161,8 +161,8 @@ def _conv(
     effective = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
     if any(p < e for p, e in zip(padded, effective)):
         raise RuntimeError(
-            f"Calculated padded input size per channel: ({_sizes(padded, n)}). Kernel size: "
-            f"({_sizes(effective, n)}). Kernel size can't be greater than actual input size"
+            f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel size: "
+            f"({_sizes(effective)}). Kernel size can't be greater than actual input size"
         )
     y = conv_general_dilated(x, weight, stride, pads, None, dilation, _SPECS[n], groups)
     y = _add_bias(y, bias, n)
