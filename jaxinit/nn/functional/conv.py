@@ -1,8 +1,8 @@
 """torch's ``F.conv1d/2d/3d`` and ``F.conv_transpose1d/2d/3d``: channels-first inputs, torch's
 weight layouts, padding rules, unbatched inputs and error messages.
 
-All six go through :func:`jaxinit.nn.functional._conv_impl.conv_general_dilated` (lax's
-signature), the single convolution entry point of the package.
+All six call :func:`jaxinit.nn.functional._conv_impl.conv_general_dilated` (lax's signature),
+looked up on that module at call time: the single convolution entry point of the package.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._conv_impl import conv_general_dilated
+from . import _conv_impl
 
 _SPECS = {
     1: ("NCH", "OIH", "NCH"),
@@ -164,7 +164,7 @@ def _conv(
             f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel size: "
             f"({_sizes(effective)}). Kernel size can't be greater than actual input size"
         )
-    y = conv_general_dilated(x, weight, stride, pads, None, dilation, _SPECS[n], groups)
+    y = _conv_impl.conv_general_dilated(x, weight, stride, pads, None, dilation, _SPECS[n], groups)
     y = _add_bias(y, bias, n)
     return y if batched else y[0]
 
@@ -240,7 +240,7 @@ def _conv_transpose(
     lows = [d * (k - 1) - p for d, k, p in zip(dilation, kernel, padding)]
     highs = [lo + op for lo, op in zip(lows, output_padding)]
     pads = tuple((max(lo, 0), max(hi, 0)) for lo, hi in zip(lows, highs))
-    y = conv_general_dilated(x, w, (1,) * n, pads, stride, dilation, _SPECS[n], groups)
+    y = _conv_impl.conv_general_dilated(x, w, (1,) * n, pads, stride, dilation, _SPECS[n], groups)
     if any(lo < 0 or hi < 0 for lo, hi in zip(lows, highs)):  # padding > d*(k-1): crop
         crop = tuple(
             slice(max(-lo, 0), y.shape[2 + i] - max(-hi, 0))

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 IntOrPair = int | Sequence[int]
 
@@ -153,11 +154,16 @@ def fold(
         )
     c = ckk // (k[0] * k[1])
     cols = x.reshape((n, c, k[0], k[1], blocks[0], blocks[1]))
-    out = jnp.zeros((n, c, o[0] + 2 * p[0], o[1] + 2 * p[1]), x.dtype)
+    padded = (o[0] + 2 * p[0], o[1] + 2 * p[1])
+    zero = jnp.zeros((), x.dtype)
+    out = None
     for i in range(k[0]):
         for j in range(k[1]):
-            rows = _positions(i, d[0], blocks[0], s[0])
-            columns = _positions(j, d[1], blocks[1], s[1])
-            out = out.at[:, :, rows, columns].add(cols[:, :, i, j])
+            # the adjoint of unfold's strided slice: an interior-padded copy (no scatter)
+            config = [(0, 0, 0), (0, 0, 0)]
+            for size, off, b, st in zip(padded, (i * d[0], j * d[1]), blocks, s):
+                config.append((off, size - off - (b - 1) * st - 1, st - 1))
+            term = lax.pad(cols[:, :, i, j], zero, config)
+            out = term if out is None else out + term
     out = out[:, :, p[0] : p[0] + o[0], p[1] : p[1] + o[1]]
     return out if batched else out[0]
