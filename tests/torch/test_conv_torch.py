@@ -241,6 +241,26 @@ def load(net, tmod):
     return variables
 
 
+def layer_grads_match(t, j, variables, x, extra):
+    """Outputs and input/parameter gradients of a random projection agree (one jit)."""
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t(xt, **extra)
+    g = randn(*yt.shape, seed=1)
+    (yt * torch.tensor(g)).sum().backward()
+
+    @jax.jit
+    def run(v, xx):
+        y, pullback = jax.vjp(lambda v, xx: j(v, xx, **extra), v, xx)
+        return y, *pullback(jnp.asarray(g))
+
+    y, gv, gx = run(variables, jnp.asarray(x))
+    assert tuple(y.shape) == tuple(yt.shape)
+    np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL)
+    np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), **TOL)
+    for name, p in t.named_parameters():
+        np.testing.assert_allclose(np.asarray(j.get(gv, name)), p.grad.numpy(), **TOL)
+
+
 HYPER = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
          "dilation", "groups", "padding_mode", "transposed")
 
@@ -281,26 +301,7 @@ def test_layers_match_torch(name, args, kwargs, shape, output_size):
     variables = load(j, t)
     extra = {} if output_size is None else {"output_size": output_size}
     x = randn(*shape)
-    _layer_grads(t, j, variables, x, extra)
-
-
-def _layer_grads(t, j, variables, x, extra):
-    xt = torch.tensor(x, requires_grad=True)
-    yt = t(xt, **extra)
-    g = randn(*yt.shape, seed=1)
-    (yt * torch.tensor(g)).sum().backward()
-
-    @jax.jit
-    def run(v, xx):
-        y, pullback = jax.vjp(lambda v, xx: j(v, xx, **extra), v, xx)
-        return y, *pullback(jnp.asarray(g))
-
-    y, gv, gx = run(variables, jnp.asarray(x))
-    assert tuple(y.shape) == tuple(yt.shape)
-    np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL)
-    np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), **TOL)
-    for name, p in t.named_parameters():
-        np.testing.assert_allclose(np.asarray(j.get(gv, name)), p.grad.numpy(), **TOL)
+    layer_grads_match(t, j, variables, x, extra)
 
 
 @pytest.mark.parametrize(
