@@ -5,9 +5,10 @@ from . import utils
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
-from .conv import Conv1d, Conv2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .dropout import Dropout
 from .flatten import Flatten
+from .fold import Fold, Unfold
 from .linear import Identity, Linear
 from .module import IncompatibleKeys, Module
 from .normalization import LayerNorm
@@ -25,6 +26,12 @@ __all__ = [
     "Buffer",
     "Conv1d",
     "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "Fold",
+    "Unfold",
     "Dropout",
     "Embedding",
     "LayerNorm",

@@ -9,4 +9,23 @@ below explicitly.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
+from .fold import fold, unfold
+
+__all__: list[str] = [
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "fold",
+    "unfold",
+]
