@@ -13,8 +13,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
+from .functional._conv_impl import conv_general_dilated
 from .functional._utils import _ntuple
 from .linear import default_bias_init, default_weight_init
 from .module import Module
@@ -136,7 +136,7 @@ class _ConvNd(Module):
         if self.padding_mode != "zeros":
             x = jnp.pad(x, ((0, 0), (0, 0), *pads), mode=_JNP_PAD_MODE[self.padding_mode])
             pads = ((0, 0),) * n
-        y = lax.conv_general_dilated(
+        y = conv_general_dilated(
             x,
             weight,
             window_strides=self.stride,
