@@ -9,4 +9,6 @@ below explicitly.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._conv_impl import conv_backend, get_conv_backend, set_conv_backend
+
+__all__: list[str] = ["conv_backend", "get_conv_backend", "set_conv_backend"]
