@@ -224,13 +224,12 @@ def _flax_resnet18(rngs, classes=10):
         def __init__(self, cin, cout, stride):
             self.c1, self.b1 = conv(cin, cout, 3, stride, 1), bn(cout)
             self.c2, self.b2 = conv(cout, cout, 3, 1, 1), bn(cout)
-            self.ds = None
-            if stride != 1 or cin != cout:
-                self.ds = nnx.List([conv(cin, cout, 1, stride, 0), bn(cout)])
+            shortcut = stride != 1 or cin != cout
+            self.ds = nnx.List([conv(cin, cout, 1, stride, 0), bn(cout)] if shortcut else [])
 
         def __call__(self, x):
             out = self.b2(self.c2(nnx.relu(self.b1(self.c1(x)))))
-            sc = x if self.ds is None else self.ds[1](self.ds[0](x))
+            sc = self.ds[1](self.ds[0](x)) if len(self.ds) else x
             return nnx.relu(out + sc)
 
     class Net(nnx.Module):
