@@ -9,6 +9,7 @@ below explicitly.
 
 from __future__ import annotations
 
+from ._conv_impl import conv_backend, get_conv_backend, set_conv_backend
 from .conv import (
     conv1d,
     conv2d,
@@ -23,9 +24,12 @@ __all__: list[str] = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_backend",
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
     "fold",
+    "get_conv_backend",
+    "set_conv_backend",
     "unfold",
 ]

@@ -1,46 +1,241 @@
-"""The one place jaxinit calls a convolution primitive.
+"""One entry point for every jaxinit convolution, fast on CPU: :func:`conv_general_dilated`.
 
-Every convolution of :mod:`jaxinit.nn.functional` (``conv1d/2d/3d`` and
-``conv_transpose1d/2d/3d``, hence every ``Conv*`` layer) goes through
-:func:`conv_general_dilated` here, with ``lax.conv_general_dilated``'s signature and
-semantics, so a faster backend path can replace this body without touching any caller.
-Callers pass only non-negative padding pairs.
+Conv1d/2d/3d, ConvTranspose1d/2d/3d and the functional ``F.conv*`` all call
+:func:`conv_general_dilated`, which has ``lax.conv_general_dilated``'s signature and semantics.
+
+**Why.** XLA's CPU convolution is very slow for some shapes (a 3x3 conv with 512 channels on a
+2x2 input, batch 8: ~100x torch, forward alone), and 1.2-3x slower than torch for others. The
+same convolution written as patches + matmul (im2col) runs at matmul speed.
+
+**What.** On the CPU backend, the forward, the input gradient and the weight gradient each use
+the formulation that :func:`choose_plan` names for the shape (``lax``, ``im2col``,
+``im2col_t``, ``slices``; see :mod:`._conv_formulations`); the gradients are the exact
+transposes of their formulation, put together in a ``jax.custom_vjp``. Every formulation
+agrees with lax within float32 rounding (the sums run in another order; tests/nn/
+test_conv_impl.py). The choice is static: made at trace time from shapes and dtype only, so
+the same inputs give the same bits, and eager equals jit.
+
+**Where.** The platform is that of the input when it is a concrete array, else (under a trace)
+``jax.default_backend()``. On GPU/TPU, and whenever the plan is lax for all three parts, the
+call is ``lax.conv_general_dilated`` itself, unchanged. Also left to lax: string paddings,
+non-channels-first ``dimension_numbers``, mixed or non-float dtypes, empty shapes.
+
+**Off switch.** ``JAXINIT_CONV=lax`` in the environment (read at import), or
+``set_conv_backend("lax")``, or ``with conv_backend("lax"): ...`` make every call plain
+``lax.conv_general_dilated`` (bit for bit; ``"auto"`` is the default). The mode is read when a
+function is traced: a function jit-compiled before the switch keeps its compiled choice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import functools
+import math
+import os
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 from jax import lax
+
+from ._conv_formulations import FORMULATIONS, ConvSpec
+
+_MODES = ("auto", "lax")
+
+
+def _env_mode() -> str:
+    mode = os.environ.get("JAXINIT_CONV", "auto").strip().lower() or "auto"
+    if mode not in _MODES:
+        raise ValueError(f"JAXINIT_CONV must be one of {_MODES}, got {mode!r}")
+    return mode
+
+
+_MODE = [_env_mode()]  # a one-element box: process-wide, read at trace time
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _MODES:
+        raise ValueError(f"conv backend must be one of {_MODES}, got {mode!r}")
+    return mode
+
+
+def get_conv_backend() -> str:
+    """The current convolution mode: ``"auto"`` (fastest per shape on CPU) or ``"lax"``."""
+    return _MODE[0]
+
+
+def set_conv_backend(mode: str) -> None:
+    """Set the convolution mode for the process: ``"auto"`` or ``"lax"``.
+
+    Example: ``set_conv_backend("lax")`` -> every later-traced convolution is plain lax.
+    """
+    _MODE[0] = _check_mode(mode)
+
+
+@contextlib.contextmanager
+def conv_backend(mode: str) -> Iterator[None]:
+    """Context manager: convolutions traced inside use ``mode`` (``"auto"`` or ``"lax"``).
+
+    Example::
+
+        with F.conv_backend("lax"):
+            y = net(params, x)   # bitwise lax.conv_general_dilated
+    """
+    old, _MODE[0] = _MODE[0], _check_mode(mode)
+    try:
+        yield
+    finally:
+        _MODE[0] = old
+
+
+class Plan(NamedTuple):
+    """The formulation of the forward, the input gradient and the weight gradient."""
+
+    fwd: str
+    dx: str
+    dw: str
+
+
+LAX_PLAN = Plan("lax", "lax", "lax")
+
+
+def choose_plan(spec: ConvSpec, dtype) -> Plan:
+    """The CPU rule: which formulation runs the forward, the input and the weight gradient.
+
+    Measured with ``benchmarks/conv_rule.py`` (every conv shape of ResNet-18, a U-Net and
+    LeNet, each part in each formulation, interleaved in one process; the table is in
+    docs/benchmarks.md). Features: ``M = N * prod(output spatial)`` (rows of the patch
+    matrix), ``Cg`` (input channels per group), ``O`` (output channels), the kernel volume,
+    strides and ``lhs_dilation`` (transposed convolutions). Anything not named below is lax,
+    which is fastest for large images with moderate channel counts (U-Net's 32-128 channel
+    convs at 16x16-64x64: lax 2-10x faster than any patch formulation).
+
+    * ``M <= 128`` (tiny outputs, long contractions: ResNet's layer3/4): XLA's conv is up to
+      60x slower than a matmul there (512 channels at 2x2) -> forward ``im2col_t``, input
+      gradient ``im2col_t``, weight gradient ``slices``.
+    * 1x1 strided kernels (ResNet's downsample): a strided slice and one matmul ->
+      ``im2col_t`` for all three parts (1.5-2.5x faster than lax).
+    * ``Cg <= 4`` with a kernel of 9+ taps and stride 1 (RGB input layers): forward
+      ``im2col`` (1.5x); ``Cg <= 16`` (LeNet, U-Net's first layer): input gradient ``im2col``
+      (2-8x, lax's transposed conv is slow for few channels).
+    * ``O <= 8`` (few output channels: LeNet's 6, a segmentation head): weight gradient
+      ``im2col`` for kernels of 9+ taps, ``slices`` for 1x1 (2-3x).
+    * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 4-8x slower);
+      forward and input gradient stay lax (the patch forms would multiply inserted zeros).
+
+    ``dtype`` is accepted so the rule can depend on it; the measured rule does not.
+    """
+    del dtype
+    taps = math.prod(spec.rhs_shape[2:])
+    cg = spec.rhs_shape[1]
+    out_ch = spec.rhs_shape[0]
+    m = spec.lhs_shape[0] * math.prod(spec.out_spatial)
+    strided = any(s > 1 for s in spec.strides)
+    transposed = any(d > 1 for d in spec.lhs_dilation)
+    if transposed:
+        return Plan("lax", "lax", "slices")
+    if m <= 128:
+        return Plan("im2col_t", "im2col_t", "slices")
+    if taps == 1 and strided:
+        return Plan("im2col_t", "im2col_t", "im2col_t")
+    fwd = "im2col" if cg <= 4 and taps >= 9 and not strided else "lax"
+    dx = "im2col" if cg <= 16 else "lax"
+    dw = "lax"
+    if out_ch <= 8:
+        dw = "im2col" if taps >= 9 else "slices"
+    return Plan(fwd, dx, dw)
+
+
+def _transpose_x(name, x, w, dy, spec):
+    f = FORMULATIONS[name]
+    return jax.linear_transpose(lambda x_: f(x_, w, spec), x)(dy)[0]
+
+
+def _transpose_w(name, x, w, dy, spec):
+    f = FORMULATIONS[name]
+    return jax.linear_transpose(lambda w_: f(x, w_, spec), w)(dy)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_with_plan(x: jax.Array, w: jax.Array, spec: ConvSpec, plan: Plan) -> jax.Array:
+    """The convolution ``spec`` computed by ``plan``'s formulations (forward and gradients)."""
+    return FORMULATIONS[plan.fwd](x, w, spec)
+
+
+def _fwd(x, w, spec, plan):
+    return conv_with_plan(x, w, spec, plan), (x, w)
+
+
+def _bwd(spec, plan, res, dy):
+    x, w = res
+    return _transpose_x(plan.dx, x, w, dy, spec), _transpose_w(plan.dw, x, w, dy, spec)
+
+
+conv_with_plan.defvjp(_fwd, _bwd)
+
+
+def _platform(x) -> str:
+    if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+        try:
+            return next(iter(x.devices())).platform
+        except Exception:  # noqa: BLE001 - e.g. deleted arrays: fall back to the default
+            pass
+    return jax.default_backend()
+
+
+def _spec_or_none(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                  dimension_numbers, feature_group_count) -> ConvSpec | None:
+    """The static spec when a non-lax formulation may be used, else None."""
+    if isinstance(padding, str) or lhs.ndim < 3 or lhs.ndim > 5 or lhs.ndim != rhs.ndim:
+        return None
+    n = lhs.ndim - 2
+    sp = "DHW"[-n:]
+    if dimension_numbers is not None and tuple(dimension_numbers) != (
+        "NC" + sp, "OI" + sp, "NC" + sp
+    ):
+        return None
+    if lhs.dtype != rhs.dtype or not jnp.issubdtype(lhs.dtype, jnp.floating):
+        return None
+    spec = ConvSpec.make(lhs.shape, rhs.shape, window_strides, padding, lhs_dilation,
+                         rhs_dilation, feature_group_count)
+    if min(spec.out_spatial) <= 0 or math.prod(lhs.shape) == 0 or math.prod(rhs.shape) == 0:
+        return None
+    return spec
 
 
 def conv_general_dilated(
     lhs: jax.Array,
     rhs: jax.Array,
     window_strides: Sequence[int],
-    padding: Sequence[tuple[int, int]],
+    padding: str | Sequence[tuple[int, int]],
     lhs_dilation: Sequence[int] | None = None,
     rhs_dilation: Sequence[int] | None = None,
-    dimension_numbers: tuple[str, str, str] | None = None,
+    dimension_numbers=None,
     feature_group_count: int = 1,
 ) -> jax.Array:
-    """``lax.conv_general_dilated(lhs, rhs, ...)``: the cross-correlation of ``lhs`` with
-    ``rhs``, ``lhs`` dilated by ``lhs_dilation`` and padded by ``padding`` (low, high) per
-    spatial dim, ``rhs`` dilated by ``rhs_dilation``, sampled every ``window_strides``.
+    """``lax.conv_general_dilated`` (same signature and result within float32 rounding), using
+    on CPU the fastest formulation per shape for the forward and both gradients.
 
     Example::
 
         y = conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
                                  dimension_numbers=("NCHW", "OIHW", "NCHW"))
     """
-    return lax.conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides=window_strides,
-        padding=padding,
-        lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation,
-        dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count,
-    )
+    def plain():
+        return lax.conv_general_dilated(
+            lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count,
+        )
+
+    if _MODE[0] == "lax" or _platform(lhs) != "cpu":
+        return plain()
+    spec = _spec_or_none(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                         dimension_numbers, feature_group_count)
+    if spec is None:
+        return plain()
+    plan = choose_plan(spec, lhs.dtype)
+    if plan == LAX_PLAN:
+        return plain()
+    return conv_with_plan(lhs, rhs, spec, plan)

@@ -1,0 +1,130 @@
+"""Re-derive the CPU convolution rule of ``jaxinit/nn/functional/_conv_impl.py`` on this CPU.
+
+For every convolution shape of ResNet-18 (batch 8, 64x64 input), a small U-Net (batch 4,
+64x64, with 2x2 stride-2 transposed convolutions) and LeNet (batch 64, 32x32), it times the
+forward, the input gradient (dx) and the weight gradient (dw) in each formulation (``lax``,
+``im2col``, ``im2col_t``, ``slices``), jit-compiled, interleaved round-robin in one process,
+median of ``--repeats`` calls. It prints, per shape and part, the times in ms, the fastest
+formulation, the one :func:`choose_plan` picks, and the picked time over lax's; then the
+whole-model sums (lax vs the rule). If the rule's pick is much slower than the fastest on your
+CPU, edit ``choose_plan`` (its docstring explains the features it uses).
+
+Run: ``python benchmarks/conv_rule.py [--repeats 9] [--only resnet18,unet,lenet]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec
+from jaxinit.nn.functional._conv_impl import (
+    _transpose_w,
+    _transpose_x,
+    choose_plan,
+)
+
+# (name, input shape, out channels, kernel, stride, padding, lhs_dilation, groups, count)
+# count = how many times the model runs this shape per step.
+SHAPES = {
+    "resnet18": [
+        ("stem 3-64 7x7/2", (8, 3, 64, 64), 64, 7, 2, 3, 1, 1, 1),
+        ("l1 64-64 @16", (8, 64, 16, 16), 64, 3, 1, 1, 1, 1, 4),
+        ("l2 64-128/2 @16", (8, 64, 16, 16), 128, 3, 2, 1, 1, 1, 1),
+        ("l2 ds 64-128 1x1/2", (8, 64, 16, 16), 128, 1, 2, 0, 1, 1, 1),
+        ("l2 128-128 @8", (8, 128, 8, 8), 128, 3, 1, 1, 1, 1, 3),
+        ("l3 128-256/2 @8", (8, 128, 8, 8), 256, 3, 2, 1, 1, 1, 1),
+        ("l3 ds 128-256 1x1/2", (8, 128, 8, 8), 256, 1, 2, 0, 1, 1, 1),
+        ("l3 256-256 @4", (8, 256, 4, 4), 256, 3, 1, 1, 1, 1, 3),
+        ("l4 256-512/2 @4", (8, 256, 4, 4), 512, 3, 2, 1, 1, 1, 1),
+        ("l4 ds 256-512 1x1/2", (8, 256, 4, 4), 512, 1, 2, 0, 1, 1, 1),
+        ("l4 512-512 @2", (8, 512, 2, 2), 512, 3, 1, 1, 1, 1, 3),
+    ],
+    "unet": [
+        ("enc 3-32 @64", (4, 3, 64, 64), 32, 3, 1, 1, 1, 1, 1),
+        ("enc 32-32 @64", (4, 32, 64, 64), 32, 3, 1, 1, 1, 1, 3),
+        ("enc 32-64 @32", (4, 32, 32, 32), 64, 3, 1, 1, 1, 1, 1),
+        ("enc 64-64 @32", (4, 64, 32, 32), 64, 3, 1, 1, 1, 1, 3),
+        ("mid 64-128 @16", (4, 64, 16, 16), 128, 3, 1, 1, 1, 1, 1),
+        ("mid 128-128 @16", (4, 128, 16, 16), 128, 3, 1, 1, 1, 1, 1),
+        ("up T 128-64 2x2/2 @16", (4, 128, 16, 16), 64, 2, 1, 1, 2, 1, 1),
+        ("dec 128-64 @32", (4, 128, 32, 32), 64, 3, 1, 1, 1, 1, 1),
+        ("up T 64-32 2x2/2 @32", (4, 64, 32, 32), 32, 2, 1, 1, 2, 1, 1),
+        ("dec 64-32 @64", (4, 64, 64, 64), 32, 3, 1, 1, 1, 1, 1),
+        ("head 32-2 1x1 @64", (4, 32, 64, 64), 2, 1, 1, 0, 1, 1, 1),
+    ],
+    "lenet": [
+        ("c1 3-6 5x5 @32", (64, 3, 32, 32), 6, 5, 1, 0, 1, 1, 1),
+        ("c2 6-16 5x5 @14", (64, 6, 14, 14), 16, 5, 1, 0, 1, 1, 1),
+    ],
+}
+
+
+def make(shape, o, k, s, p, ld, g):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape, np.float32)
+    w = rng.standard_normal((o, shape[1] // g, k, k), np.float32) * 0.05
+    spec = ConvSpec.make(x.shape, w.shape, (s, s), ((p, p), (p, p)), (ld, ld), (1, 1), g)
+    dy = rng.standard_normal((shape[0], o, *spec.out_spatial), np.float32)
+    return jax.numpy.asarray(x), jax.numpy.asarray(w), jax.numpy.asarray(dy), spec
+
+
+def parts(spec):
+    """{(part, formulation): jitted fn(x, w, dy)}."""
+    out = {}
+    for f in FORMULATIONS:
+        out["fwd", f] = jax.jit(lambda x, w, dy, f=f: FORMULATIONS[f](x, w, spec))
+        out["dx", f] = jax.jit(lambda x, w, dy, f=f: _transpose_x(f, x, w, dy, spec))
+        out["dw", f] = jax.jit(lambda x, w, dy, f=f: _transpose_w(f, x, w, dy, spec))
+    return out
+
+
+def time_all(fns, args, repeats):
+    for fn in fns.values():
+        jax.block_until_ready(fn(*args))
+    times = {key: [] for key in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[key].append(time.perf_counter() - t)
+    return {key: statistics.median(v) * 1e3 for key, v in times.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--only", default="resnet18,unet,lenet")
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    names = list(FORMULATIONS)
+    for model in args.only.split(","):
+        print(f"\n{model}: ms per call (median of {args.repeats}); pick = choose_plan's choice")
+        print("| shape | part | " + " | ".join(names) + " | best | pick | pick/lax |")
+        print("|---|---|" + "---:|" * len(names) + "---|---|---:|")
+        tot_lax = tot_pick = tot_best = 0.0
+        for name, shape, o, k, s, p, ld, g, count in SHAPES[model]:
+            x, w, dy, spec = make(shape, o, k, s, p, ld, g)
+            t = time_all(parts(spec), (x, w, dy), args.repeats)
+            plan = choose_plan(spec, x.dtype)
+            for part, pick in zip(("fwd", "dx", "dw"), plan):
+                row = {f: t[part, f] for f in names}
+                best = min(row, key=row.get)
+                tot_lax += count * row["lax"]
+                tot_pick += count * row[pick]
+                tot_best += count * row[best]
+                cells = " | ".join(f"{row[f]:.2f}" for f in names)
+                print(f"| {name} x{count} | {part} | {cells} | {best} | {pick} | "
+                      f"{row[pick] / row['lax']:.2f} |", flush=True)
+        print(f"\n{model} total (fwd+dx+dw, weighted by count): lax {tot_lax:.1f} ms, "
+              f"rule {tot_pick:.1f} ms ({tot_pick / tot_lax:.2f}x), best {tot_best:.1f} ms "
+              f"(load average now {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The convolution formulations that :mod:`._conv_impl` chooses among on the CPU backend.
+
+Every function here computes exactly ``lax.conv_general_dilated`` for a channels-first
+convolution (input ``(N, C, *S)``, weight ``(O, C // G, *K)``, output ``(N, O, *S_out)``),
+described by a :class:`ConvSpec`, and is linear in each operand, so its transpose (the input
+or weight gradient) is derived by ``jax.linear_transpose`` of the same formulation:
+
+* ``lax``: XLA's own convolution (Eigen's spatial convolution on CPU);
+* ``im2col``: the input, moved to channels-last and padded (zeros inserted between elements
+  for ``lhs_dilation``, as lax does), is cut into one strided slice per kernel offset; the
+  slices are stacked into patches ``(M, prod(K) * C // G)`` (``M = N * prod(S_out)``) and
+  multiplied by the weight matrix, ``patches @ W`` -> ``(M, O)``;
+* ``im2col_t``: the same product transposed, ``W^T @ patches^T`` -> ``(O, M)``, which XLA's
+  CPU dot runs faster when ``M`` is small and the contraction is long;
+* ``slices``: no patch matrix; the sum over kernel offsets of ``slice_k @ W_k``.
+
+Groups are a batch dimension of the ``dot_general``. Low-precision inputs (bf16, f16) are
+multiplied with a float32 accumulator (``preferred_element_type``) and rounded once at the end.
+
+Example::
+
+    spec = ConvSpec.make(x.shape, w.shape, (1, 1), ((1, 1), (1, 1)), None, None, 1)
+    y = FORMULATIONS["im2col"](x, w, spec)   # == lax.conv_general_dilated(x, w, ...)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+class ConvSpec(NamedTuple):
+    """Static description of one channels-first convolution (hashable: a jit/custom_vjp key)."""
+
+    strides: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    lhs_dilation: tuple[int, ...]
+    rhs_dilation: tuple[int, ...]
+    groups: int
+    lhs_shape: tuple[int, ...]
+    rhs_shape: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+
+    @staticmethod
+    def make(lhs_shape, rhs_shape, strides, padding, lhs_dilation, rhs_dilation, groups):
+        n = len(lhs_shape) - 2
+        lhs_dilation = tuple(lhs_dilation or (1,) * n)
+        rhs_dilation = tuple(rhs_dilation or (1,) * n)
+        padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+        out = []
+        for size, k, s, (lo, hi), ld, rd in zip(
+            lhs_shape[2:], rhs_shape[2:], strides, padding, lhs_dilation, rhs_dilation
+        ):
+            padded = (size - 1) * ld + 1 + lo + hi if size > 0 else lo + hi
+            out.append((padded - ((k - 1) * rd + 1)) // s + 1)
+        return ConvSpec(
+            tuple(int(s) for s in strides), padding, lhs_dilation, rhs_dilation, int(groups),
+            tuple(lhs_shape), tuple(rhs_shape), tuple(out),
+        )
+
+    def lax_kwargs(self) -> dict:
+        n = len(self.strides)
+        spatial = "DHW"[-n:] if n <= 3 else None
+        return dict(
+            window_strides=self.strides,
+            padding=self.padding,
+            lhs_dilation=self.lhs_dilation,
+            rhs_dilation=self.rhs_dilation,
+            dimension_numbers=("NC" + spatial, "OI" + spatial, "NC" + spatial),
+            feature_group_count=self.groups,
+        )
+
+
+def _acc_type(dtype):
+    return jnp.float32 if jnp.dtype(dtype).itemsize < 4 else None
+
+
+def _finish(y, dtype):
+    return y if y.dtype == dtype else y.astype(dtype)
+
+
+def _offset_slices(x: jax.Array, spec: ConvSpec) -> list[jax.Array]:
+    """Channels-last padded input cut at every kernel offset: each ``(N, *S_out, C)``."""
+    xl = jnp.moveaxis(x, 1, -1)
+    cfg = [(0, 0, 0)]
+    cfg += [(lo, hi, d - 1) for (lo, hi), d in zip(spec.padding, spec.lhs_dilation)]
+    cfg += [(0, 0, 0)]
+    if any(c != (0, 0, 0) for c in cfg):
+        xl = lax.pad(xl, jnp.zeros((), x.dtype), cfg)
+    out = []
+    for idx in itertools.product(*(range(k) for k in spec.rhs_shape[2:])):
+        start = [0] + [i * d for i, d in zip(idx, spec.rhs_dilation)] + [0]
+        limit = [xl.shape[0]]
+        limit += [
+            s0 + (o - 1) * s + 1 for s0, o, s in zip(start[1:], spec.out_spatial, spec.strides)
+        ]
+        limit += [xl.shape[-1]]
+        out.append(lax.slice(xl, start, limit, (1, *spec.strides, 1)))
+    return out
+
+
+def _patches(x: jax.Array, spec: ConvSpec) -> jax.Array:
+    """``(G, M, prod(K), C // G)``: the im2col matrix, one per group."""
+    g = spec.groups
+    cols = jnp.stack(_offset_slices(x, spec), axis=-2)  # (N, *S_out, Kk, C)
+    m = math.prod(cols.shape[:-2])
+    cols = cols.reshape(m, cols.shape[-2], g, cols.shape[-1] // g)
+    return cols.transpose(2, 0, 1, 3)
+
+
+def _weight_groups(w: jax.Array, spec: ConvSpec) -> jax.Array:
+    """``(G, O // G, prod(K), C // G)`` from torch's ``(O, C // G, *K)``."""
+    o, cg = w.shape[:2]
+    g = spec.groups
+    return w.reshape(g, o // g, cg, -1).transpose(0, 1, 3, 2)
+
+
+def _to_nc(y: jax.Array, spec: ConvSpec) -> jax.Array:
+    """``(G, M, O // G)`` -> ``(N, O, *S_out)``."""
+    g, m, og = y.shape
+    n = spec.lhs_shape[0]
+    y = y.transpose(1, 0, 2).reshape(n, *spec.out_spatial, g * og)
+    return jnp.moveaxis(y, -1, 1)
+
+
+def conv_lax(x, w, spec: ConvSpec):
+    return lax.conv_general_dilated(x, w, **spec.lax_kwargs())
+
+
+def conv_im2col(x, w, spec: ConvSpec):
+    p = _patches(x, spec)  # (G, M, Kk, Cg)
+    wg = _weight_groups(w, spec)  # (G, Og, Kk, Cg)
+    y = lax.dot_general(p, wg, (((2, 3), (2, 3)), ((0,), (0,))),
+                        preferred_element_type=_acc_type(x.dtype))  # (G, M, Og)
+    return _finish(_to_nc(y, spec), x.dtype)
+
+
+def conv_im2col_t(x, w, spec: ConvSpec):
+    p = _patches(x, spec)
+    wg = _weight_groups(w, spec)
+    y = lax.dot_general(wg, p, (((2, 3), (2, 3)), ((0,), (0,))),
+                        preferred_element_type=_acc_type(x.dtype))  # (G, Og, M)
+    g, og, m = y.shape
+    y = y.reshape(g * og, spec.lhs_shape[0], *spec.out_spatial)
+    return _finish(jnp.moveaxis(y, 0, 1), x.dtype)
+
+
+def conv_slices(x, w, spec: ConvSpec):
+    g = spec.groups
+    wg = _weight_groups(w, spec)  # (G, Og, Kk, Cg)
+    acc = None
+    for k, s in enumerate(_offset_slices(x, spec)):
+        m = math.prod(s.shape[:-1])
+        s = s.reshape(m, g, s.shape[-1] // g)
+        t = lax.dot_general(s, wg[:, :, k, :], (((2,), (2,)), ((1,), (0,))),
+                            preferred_element_type=_acc_type(x.dtype))  # (G, M, Og)
+        acc = t if acc is None else acc + t
+    return _finish(_to_nc(acc, spec), x.dtype)
+
+
+FORMULATIONS: dict[str, Callable] = {
+    "lax": conv_lax,
+    "im2col": conv_im2col,
+    "im2col_t": conv_im2col_t,
+    "slices": conv_slices,
+}

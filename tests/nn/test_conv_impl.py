@@ -1,0 +1,138 @@
+"""The CPU convolution formulations agree with lax (values and both gradients), the entry
+point is deterministic (jit == eager bitwise), and the off switch gives lax's bits."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from jaxinit.nn.functional import _conv_impl as ci
+from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec
+
+# (input shape, weight shape, strides, padding, lhs_dilation, rhs_dilation, groups)
+CASES = [
+    ((2, 4, 7, 6), (6, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+    ((2, 4, 7, 6), (6, 2, 3, 2), (2, 1), ((1, 2), (0, 1)), (1, 1), (1, 2), 2),
+    ((2, 6, 5, 5), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 6),  # depthwise
+    ((2, 3, 4, 4), (5, 3, 2, 2), (1, 1), ((1, 1), (1, 1)), (2, 2), (1, 1), 1),  # transposed
+    ((2, 4, 6, 6), (8, 4, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),  # 1x1 strided
+    ((2, 8, 2, 2), (8, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),  # tiny spatial
+    ((2, 3, 9), (4, 3, 3), (2,), ((2, 1),), (2,), (2,), 1),  # 1d, everything at once
+    ((1, 4, 3, 4, 5), (4, 2, 2, 2, 3), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 1),
+     (1, 1, 1), 2),  # 3d grouped
+    ((2, 2, 6, 6), (3, 2, 3, 3), (1, 1), ((-1, 0), (0, -1)), (1, 1), (1, 1), 1),  # cropping
+]
+TOL = {jnp.float32: 2e-5, jnp.bfloat16: 5e-2}
+
+
+def _data(case, dtype, seed=0):
+    xs, ws, s, p, ld, rd, g = case
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.standard_normal(xs, np.float32), dtype)
+    w = jnp.asarray(rng.standard_normal(ws, np.float32) * 0.3, dtype)
+    spec = ConvSpec.make(xs, ws, s, p, ld, rd, g)
+    ct = jnp.asarray(rng.standard_normal((xs[0], ws[0], *spec.out_spatial), np.float32), dtype)
+    return x, w, ct, spec
+
+
+def _value_and_grads(fn, x, w, ct):
+    y, vjp = jax.vjp(fn, x, w)
+    return (y, *vjp(ct))
+
+
+SWEEP = [(c, jnp.float32) for c in CASES] + [(CASES[i], jnp.bfloat16) for i in (1, 3, 5)]
+
+
+@pytest.mark.parametrize(("case", "dtype"), SWEEP, ids=[f"{i}" for i in range(len(SWEEP))])
+def test_every_formulation_matches_lax(case, dtype):
+    x, w, ct, spec = _data(case, dtype)
+    ref = _value_and_grads(lambda a, b: lax.conv_general_dilated(a, b, **spec.lax_kwargs()),
+                           x, w, ct)
+    assert ref[0].shape == (x.shape[0], w.shape[0], *spec.out_spatial)
+    for name in [f for f in FORMULATIONS if f != "lax"]:
+        plan = ci.Plan(name, name, name)
+        got = jax.jit(lambda a, b, c, plan=plan: _value_and_grads(
+            lambda u, v: ci.conv_with_plan(u, v, spec, plan), a, b, c))(x, w, ct)
+        for r, g, what in zip(ref, got, ("output", "d_input", "d_weight")):
+            assert g.dtype == r.dtype and g.shape == r.shape, (name, what)
+            scale = float(jnp.abs(r.astype(jnp.float32)).max()) + 1.0
+            err = float(jnp.abs(g.astype(jnp.float32) - r.astype(jnp.float32)).max())
+            assert err <= TOL[dtype] * scale, (name, what, err)
+
+
+def _entry(x, w, case):
+    _, _, s, p, ld, rd, g = case
+    n = x.ndim - 2
+    sp = "DHW"[-n:]
+    return ci.conv_general_dilated(x, w, s, p, ld, rd, ("NC" + sp, "OI" + sp, "NC" + sp), g)
+
+
+@pytest.mark.parametrize("case", [CASES[3], CASES[4], CASES[5]], ids=["T", "1x1", "tiny"])
+def test_entry_uses_a_fast_plan_and_is_deterministic(case):
+    x, w, ct, spec = _data(case, jnp.float32)
+    assert ci.choose_plan(spec, x.dtype) != ci.LAX_PLAN
+    assert ci.choose_plan(spec, x.dtype) == ci.choose_plan(spec, x.dtype)
+
+    def f(a, b, c):
+        return _value_and_grads(lambda u, v: _entry(u, v, case), a, b, c)
+
+    eager, eager2, jitted = f(x, w, ct), f(x, w, ct), jax.jit(f)(x, w, ct)
+    for a, b, c in zip(eager, eager2, jitted):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_off_switch_gives_lax_bits(monkeypatch):
+    case = CASES[5]
+    x, w, ct, spec = _data(case, jnp.float32)
+
+    def f(a, b, c):
+        return _value_and_grads(lambda u, v: _entry(u, v, case), a, b, c)
+
+    ref = jax.jit(lambda a, b, c: _value_and_grads(
+        lambda u, v: lax.conv_general_dilated(u, v, **spec.lax_kwargs()), a, b, c))(x, w, ct)
+    assert ci.get_conv_backend() == "auto"
+    with ci.conv_backend("lax"):
+        assert ci.get_conv_backend() == "lax"
+        got = jax.jit(f)(x, w, ct)
+    assert ci.get_conv_backend() == "auto"
+    # A new function: jit's cache is keyed on the function, and the mode is read at trace time.
+    auto = jax.jit(lambda a, b, c: f(a, b, c))(x, w, ct)
+    for r, g in zip(ref, got):
+        np.testing.assert_array_equal(np.asarray(r), np.asarray(g))
+    assert any(not np.array_equal(np.asarray(r), np.asarray(a)) for r, a in zip(ref, auto))
+    ci.set_conv_backend("lax")
+    try:
+        np.testing.assert_array_equal(np.asarray(_entry(x, w, case)), np.asarray(ref[0]))
+    finally:
+        ci.set_conv_backend("auto")
+    monkeypatch.setenv("JAXINIT_CONV", "LAX")
+    assert ci._env_mode() == "lax"
+    monkeypatch.setenv("JAXINIT_CONV", "fast")
+    with pytest.raises(ValueError, match="JAXINIT_CONV must be one of"):
+        ci._env_mode()
+    with pytest.raises(ValueError, match="conv backend must be one of"):
+        ci.set_conv_backend("torch")
+
+
+def test_unsupported_calls_are_plain_lax():
+    x, w, _, spec = _data(CASES[5], jnp.float32)
+    nhwc = ci.conv_general_dilated(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), (1, 1),
+                                   "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    ref = lax.conv_general_dilated(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), (1, 1),
+                                   "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_array_equal(np.asarray(nhwc), np.asarray(ref))
+
+
+def test_conv2d_layer_goes_through_the_entry_point():
+    from jaxinit import nn
+
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    params = conv.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (2, 8, 2, 2))
+    y = conv(params, x)
+    with ci.conv_backend("lax"):
+        ref = conv(params, x)
+    assert not np.array_equal(np.asarray(y), np.asarray(ref))  # the fast plan ran
+    np.testing.assert_allclose(np.asarray(y), np.asarray(ref), atol=2e-5, rtol=2e-5)
