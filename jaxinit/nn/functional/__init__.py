@@ -46,8 +46,24 @@ from .activation import (
     threshold,
     threshold_,
 )
+from .normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
 
 __all__: list[str] = [
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "normalize",
+    "rms_norm",
     "celu",
     "celu_",
     "elu",
