@@ -4,7 +4,7 @@
 Each sample's channel is normalised over its spatial dims. ``affine=False`` and
 ``track_running_stats=False`` by default (unlike BatchNorm). With ``track_running_stats``,
 training updates ``running_mean``/``running_var`` with the batch average of the per-instance
-statistics (``momentum=None`` counts as 0.1, as torch), eval normalises with them, and
+statistics (``momentum=None`` counts as 0: no update, as torch), eval normalises with them, and
 ``num_batches_tracked`` is registered but never incremented (torch's behaviour). Unbatched
 inputs (one rank less) are accepted.
 """
@@ -69,7 +69,7 @@ class _InstanceNorm(Module):
         lo, hi = self._ranks
         if input.ndim not in (lo, hi):
             raise ValueError(f"expected {lo}D or {hi}D input (got {input.ndim}D input)")
-        feature_dim = input.ndim - (lo - 1)  # the channel dim: 0 unbatched, 1 batched
+        feature_dim = input.ndim - lo  # the channel dim: 0 unbatched, 1 batched
         if input.shape[feature_dim] != self.num_features:
             if self.affine:
                 raise ValueError(
@@ -84,7 +84,7 @@ class _InstanceNorm(Module):
             )
         x = input[None] if input.ndim == lo else input
         use_input_stats = self.training or not self.track_running_stats
-        momentum = self.momentum if self.momentum is not None else 0.1
+        momentum = self.momentum if self.momentum is not None else 0.0  # torch: no update
         y, mean, var = F._instance_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias,
             use_input_stats, momentum, self.eps,

@@ -124,8 +124,9 @@ class GroupNorm(Module):
 class RMSNorm(Module):
     """``y = x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape``
     dims, as torch's ``nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True,
-    dtype=None)``. ``eps=None`` (stored as ``None``) means ``finfo(input.dtype).eps`` at call
-    time. ``weight`` = ones(normalized_shape) if ``elementwise_affine``.
+    dtype=None)``. ``eps=None`` (stored as ``None``) means ``finfo(dtype).eps`` at call
+    time (of the computation dtype: float32 for half inputs, as torch). ``weight`` = ones if
+    ``elementwise_affine``.
 
     Example::
 

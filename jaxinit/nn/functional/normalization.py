@@ -270,7 +270,9 @@ def rms_norm(
     eps: float | None = None,
 ) -> jax.Array:
     """Over the trailing ``normalized_shape`` dims: ``y = x / sqrt(mean(x^2) + eps) *
-    weight``; ``eps=None`` is ``finfo(input.dtype).eps``, as torch.
+    weight``; ``eps=None`` is the machine epsilon of the computation dtype, as torch's kernel
+    does (``finfo(input.dtype).eps``; float32's for float16/bfloat16 inputs, which are
+    normalised in float32).
 
     Example::
 
@@ -279,9 +281,9 @@ def rms_norm(
     x = jnp.asarray(input)
     shape = _shape_tuple(normalized_shape)
     _check_trailing(x, shape, star="*")  # torch's rms_norm writes [*4], layer_norm [*, 4]
-    if eps is None:
-        eps = float(jnp.finfo(x.dtype).eps)
     compute = _compute_dtype(x)
+    if eps is None:  # torch takes the eps of the computation dtype: float32's for half inputs
+        eps = float(jnp.finfo(compute).eps)
     xc = x.astype(compute)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     ms = jnp.mean(jnp.square(xc), axis=axes, keepdims=True)
@@ -339,7 +341,7 @@ def normalize(
 
 def _vector_norm(x: jax.Array, p: float, dim: int) -> jax.Array:
     """torch's ``x.norm(p, dim, keepdim=True)`` (inf, -inf, 0 and general p)."""
-    a = jnp.abs(x)
+    a = x * lax.stop_gradient(jnp.sign(x))  # |x| with torch's gradient sign(0) = 0
     if p == float("inf"):
         return jnp.max(a, axis=dim, keepdims=True)
     if p == float("-inf"):
