@@ -46,6 +46,14 @@ from .activation import (
     threshold,
     threshold_,
 )
+from .dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .normalization import (
     batch_norm,
     group_norm,
@@ -57,6 +65,12 @@ from .normalization import (
 )
 
 __all__: list[str] = [
+    "alpha_dropout",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "feature_alpha_dropout",
     "batch_norm",
     "group_norm",
     "instance_norm",
