@@ -44,16 +44,18 @@ from .dropout import (
 )
 from .flatten import Flatten
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
-from .linear import Identity, Linear
+from .linear import Bilinear, Identity, Linear
 from .module import IncompatibleKeys, Module
 from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from .parameter import Buffer, Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .summary import summary
 from .tying import UndeclaredTieError, tied_names
 
 __all__ = [
+    "Bilinear",
+    "EmbeddingBag",
     "AlphaDropout",
     "Dropout1d",
     "Dropout2d",

@@ -54,6 +54,7 @@ from .dropout import (
     dropout3d,
     feature_alpha_dropout,
 )
+from .linear import bilinear, linear
 from .normalization import (
     batch_norm,
     group_norm,
@@ -63,8 +64,14 @@ from .normalization import (
     normalize,
     rms_norm,
 )
+from .sparse import embedding, embedding_bag, one_hot
 
 __all__: list[str] = [
+    "bilinear",
+    "linear",
+    "embedding",
+    "embedding_bag",
+    "one_hot",
     "alpha_dropout",
     "dropout",
     "dropout1d",
