@@ -34,6 +34,7 @@ from .activation import (
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
+from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import (
     AlphaDropout,
     Dropout,
@@ -54,6 +55,8 @@ from .summary import summary
 from .tying import UndeclaredTieError, tied_names
 
 __all__ = [
+    "CosineSimilarity",
+    "PairwiseDistance",
     "Bilinear",
     "EmbeddingBag",
     "AlphaDropout",

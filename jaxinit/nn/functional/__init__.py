@@ -46,6 +46,7 @@ from .activation import (
     threshold,
     threshold_,
 )
+from .distance import cdist, cosine_similarity, pairwise_distance
 from .dropout import (
     alpha_dropout,
     dropout,
@@ -67,6 +68,9 @@ from .normalization import (
 from .sparse import embedding, embedding_bag, one_hot
 
 __all__: list[str] = [
+    "cdist",
+    "cosine_similarity",
+    "pairwise_distance",
     "bilinear",
     "linear",
     "embedding",
