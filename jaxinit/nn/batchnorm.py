@@ -98,7 +98,7 @@ class _BatchNorm(Module):
             count = self.num_batches_tracked + 1
             self.num_batches_tracked = count
             if self.momentum is None:
-                factor = 1.0 / count.astype(jnp.float32)
+                factor = 1.0 / count.astype(jnp.result_type(float))  # float64 under x64
         y, mean, var = F._batch_norm(
             input,
             self.running_mean if update or not use_batch_stats else None,
