@@ -264,7 +264,7 @@ def test_pooling_errors():
         AvgPool2d(2, stride=0)
     with pytest.raises(RuntimeError, match="Output size is too small"):
         jax.jit(MaxPool2d(2))(jnp.ones((1, 1, 1, 1)))
-    with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         AvgPool2d(2)(jnp.ones((5, 5)))
     with pytest.raises(ValueError, match="output_size must be 2"):
         AdaptiveAvgPool2d((1, 2, 3))

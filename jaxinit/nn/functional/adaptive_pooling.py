@@ -76,9 +76,8 @@ def _check_input(fname: str, x: jax.Array, n: int, allow_empty: bool) -> None:
         raise RuntimeError(
             f"{fname}(): Expected {n + 1}D or {n + 2}D tensor, but got{sep}{list(x.shape)}"
         )
-    if allow_empty:
-        return
-    for dim in range(x.ndim - n - 1, x.ndim):
+    first = x.ndim - n if allow_empty else x.ndim - n - 1  # avg 1d/2d allow empty channels
+    for dim in range(first, x.ndim):
         if dim > 0 and x.shape[dim] == 0:
             raise RuntimeError(
                 f"{fname}(): Expected input to have non-zero size for non-batch dimensions, "
