@@ -268,8 +268,8 @@ def test_pooling_errors():
         AvgPool2d(2)(jnp.ones((5, 5)))
     with pytest.raises(ValueError, match="output_size must be 2"):
         AdaptiveAvgPool2d((1, 2, 3))
-    with pytest.raises(NotImplementedError, match="return_indices"):
-        MaxPool2d(2, return_indices=True)
+    y, i = MaxPool2d(2, return_indices=True)(jnp.ones((1, 1, 4, 4)))  # supported now
+    assert y.shape == i.shape == (1, 1, 2, 2)
 
 
 def test_pooling_reprs():
