@@ -52,8 +52,12 @@ def _output_sizes(fname: str, x: jax.Array, output_size: _OutSize, n: int) -> tu
         if output_size is None:
             raise TypeError("object of type 'NoneType' has no len()")
         sizes = (output_size,) * n if isinstance(output_size, int) else tuple(output_size)
-        if len(sizes) != n:
+        if len(sizes) >= x.ndim:
             raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
+        if len(sizes) != n:
+            if "max" in fname:
+                raise RuntimeError(f"{fname}(): internal error: output_size.size() must be {n}")
+            raise RuntimeError(f"{fname}: output_size must be {n}")
     sizes = tuple(s if s is not None else x.shape[-n + i] for i, s in enumerate(sizes))
     if any(s < 0 for s in sizes):
         name = fname.replace("1d", "2d")

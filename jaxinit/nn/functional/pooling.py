@@ -141,13 +141,15 @@ def _check_input(x: jax.Array, n: int, fname: str) -> None:
         )
 
 
-def _geometry(x: jax.Array, k, s, p, d, ceil_mode: bool):
+def _geometry(x: jax.Array, k, s, p, d, ceil_mode: bool, fname: str = ""):
     """Output sizes and the lax padding (low: ``padding``; high: what ``ceil_mode`` needs)."""
     outs, pads = [], []
     for size, ki, si, pi, di in zip(x.shape[2:], k, s, p, d):
         out = output_size(size, ki, si, pi, di, ceil_mode)
         outs.append(out)
         pads.append((pi, max(pi, (out - 1) * si + di * (ki - 1) + 1 - size - pi)))
+    if min(outs) < 1 and fname == "max_pool1d":
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {outs[0]}")
     if min(outs) < 1:
         c, spatial = x.shape[1], "x".join(str(v) for v in x.shape[2:])
         got = "x".join(str(v) for v in outs)
@@ -162,7 +164,7 @@ def _max_pool(x, n, fname, kernel_size, stride, padding, dilation, ceil_mode, re
     k, s, p, d = pool_arguments(fname, n, kernel_size, stride, padding, dilation)
     _check_input(x, n, fname)
     x, unbatched = _unbatch(x, n)
-    outs, pads = _geometry(x, k, s, p, d, ceil_mode)
+    outs, pads = _geometry(x, k, s, p, d, ceil_mode, fname)
     if not return_indices and all(v == 1 for v in d):
         # reduce_window's gradient (select_and_scatter, `>=` keeps the earlier element) goes
         # to the first maximum of each window, as torch's.
@@ -404,7 +406,6 @@ def _unpool_output_size(in_spatial, k, s, p, output_size):
     default = [(size - 1) * si + ki - 2 * pi for size, ki, si, pi in zip(in_spatial, k, s, p)]
     if output_size is None:
         return default
-    output_size = list(output_size)
     if len(output_size) == len(k) + 2:
         output_size = output_size[2:]
     if len(output_size) != len(k):
@@ -412,13 +413,14 @@ def _unpool_output_size(in_spatial, k, s, p, output_size):
             f"output_size should be a sequence containing {len(k)} or {len(k) + 2} elements, "
             f"but it has a length of '{len(output_size)}'"
         )
+    output_size = output_size if isinstance(output_size, tuple) else list(output_size)
     for dim, (want, base, si) in enumerate(zip(output_size, default, s)):
         if not base - si < want < base + si:
             raise ValueError(
                 f'invalid output_size "{output_size}" (dim {dim} must be between '
                 f"{base - si} and {base + si})"
             )
-    return output_size
+    return list(output_size)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -464,9 +466,10 @@ def _max_unpool(x, indices, n, kernel_size, stride, padding, output_size):
     indices = _unbatch(indices, n)[0]
     size = int(np.prod(out))
     if not isinstance(indices, jax.core.Tracer):
-        bad = np.asarray(indices)
-        if bad.size and (bad.min() < 0 or bad.max() >= size):
-            wrong = bad.max() if bad.max() >= size else bad.min()
+        flat = np.asarray(indices).ravel()
+        bad = flat[(flat < 0) | (flat >= size)]
+        if bad.size:  # torch reports the first one it meets
+            wrong = bad[0]
             raise RuntimeError(
                 f"Found an invalid max index: {wrong} (output volumes are of size "
                 f"{'x'.join(str(v) for v in (out if n > 1 else (*out, 1)))})"
