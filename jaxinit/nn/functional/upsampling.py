@@ -23,7 +23,6 @@ from .adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 
 _f32 = np.float32
-_MODE_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
 def _scales_value(scale: float | None, size: int, out: int) -> np.float32:
@@ -223,18 +222,18 @@ def interpolate(
             "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and "
             "requires a 4-D tensor as input"
         )
+    needs = {"linear": 3, "bilinear": 4, "trilinear": 5}
+    if mode in needs and input.ndim in (3, 4, 5) and input.ndim != needs[mode]:
+        raise NotImplementedError(
+            f"Got {input.ndim}D input, but {mode} mode needs {needs[mode]}D input"
+        )
     if input.ndim not in (3, 4, 5) or mode not in (
-        "nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic", "trilinear"
-    ):
+        "nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear"
+    ) and not (mode == "bicubic" and input.ndim == 4):
         raise NotImplementedError(
             "Input Error: Only 3D, 4D and 5D input Tensors supported"
             f" (got {input.ndim}D) for the modes: nearest | linear | bilinear | bicubic | "
             f"trilinear | lanczos | area | nearest-exact (got {mode})"
-        )
-    if mode in _MODE_DIMS and _MODE_DIMS[mode] != input.ndim:
-        need = {"linear": "3D", "bilinear": "4D", "bicubic": "4D", "trilinear": "5D"}[mode]
-        raise NotImplementedError(
-            f"Got {input.ndim}D input, but {mode} mode needs {need} input"
         )
     spatial = input.shape[2:]
     if outs is None:
