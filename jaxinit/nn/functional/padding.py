@@ -92,7 +92,12 @@ def pad(
     else:
         sizes = [input.shape[dim] for dim, _ in dims]
         outs = [size + lo + hi for size, (_, (lo, hi)) in zip(sizes, dims)]
-        if min(outs) < 1:
+        if k > 1 and min(outs) < 0:  # torch's 2-d/3-d kernels allow empty outputs
+            shape = [*input.shape[:first], *outs]
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {min(outs)}: {shape}"
+            )
+        if k == 1 and outs[0] < 1:
             form = {1: ("input (W: {}) is too small.", " Calculated output W: {}"),
                     2: ("input (H: {}, W: {} ) is too small.", " Calculated output H: {} W: {}"),
                     3: ("input (D: {} H: {}, W: {}) is too small.",
