@@ -34,6 +34,7 @@ from .pooling import (
     max_unpool3d,
 )
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
+from .vision import affine_grid, grid_sample
 
 __all__: list[str] = [
     "adaptive_avg_pool1d",
@@ -42,10 +43,12 @@ __all__: list[str] = [
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
     "adaptive_max_pool3d",
+    "affine_grid",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
     "channel_shuffle",
+    "grid_sample",
     "interpolate",
     "lp_pool1d",
     "lp_pool2d",
