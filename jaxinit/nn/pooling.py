@@ -1,155 +1,50 @@
-"""2-d pooling as torch's ``MaxPool2d``, ``AvgPool2d`` and ``AdaptiveAvgPool2d``: same output
-sizes (``ceil_mode`` included), same divisors, same errors and reprs.
-
-Inputs are ``(N, C, H, W)`` or unbatched ``(C, H, W)``. The output size along a dim of size
-``L`` is torch's::
-
-    out = floor((L + 2*padding - dilation*(kernel - 1) - 1 + (stride - 1 if ceil_mode else 0))
-                / stride) + 1
-    if ceil_mode and (out - 1) * stride >= L + padding: out -= 1   # no window starts in padding
+"""Pooling layers as torch's ``nn.MaxPool{1,2,3}d``, ``MaxUnpool{1,2,3}d``,
+``AvgPool{1,2,3}d``, ``LPPool{1,2,3}d``, ``AdaptiveAvgPool{1,2,3}d`` and
+``AdaptiveMaxPool{1,2,3}d``: torch's constructor signatures and stored attributes, reprs, and
+forwards that call :mod:`jaxinit.nn.functional` (sizes, divisors, indices and errors are
+documented there). Unlike torch, bad window arguments raise at construction (ValueError).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-from jax import lax
 
+from . import functional as F
 from .functional._utils import _ntuple
+from .functional.pooling import pool_arguments
 from .module import Module
 
-_IntOrPair = int | Sequence[int]
+_Size = int | Sequence[int]
 
 
-def _check_input(x: jax.Array) -> None:
-    if x.ndim not in (3, 4) or 0 in x.shape[1:]:
-        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-
-
-def _output_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
-
-
-class _Pool2d(Module):
-    """Shared argument handling and windowing of :class:`MaxPool2d` and :class:`AvgPool2d`."""
-
-    def _setup(
-        self,
-        kernel_size: _IntOrPair,
-        stride: _IntOrPair | None,
-        padding: _IntOrPair,
-        dilation: _IntOrPair,
-        ceil_mode: bool,
-    ) -> None:
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self._k = _ntuple(kernel_size, 2, "kernel_size")
-        self._s = _ntuple(self.stride, 2, "stride")
-        self._p = _ntuple(padding, 2, "padding")
-        self._d = _ntuple(dilation, 2, "dilation")
-        if any(k <= 0 for k in self._k):
-            raise ValueError(
-                f"kernel size should be greater than zero, but got kH: {self._k[0]} "
-                f"kW: {self._k[1]}"
-            )
-        if any(s <= 0 for s in self._s):
-            raise ValueError("stride should not be zero")
-        if any(d <= 0 for d in self._d):
-            raise ValueError(
-                f"dilation should be greater than zero, but got dilationH: {self._d[0]} "
-                f"dilationW: {self._d[1]}"
-            )
-        for k, p, d in zip(self._k, self._p, self._d):
-            if p < 0 or p > (d * (k - 1) + 1) // 2:
-                raise ValueError(
-                    "pad should be at most half of effective kernel size, but got "
-                    f"pad={p}, kernel_size={k} and dilation={d}"
-                )
-
-    def _windows(self, x: jax.Array) -> tuple[tuple[int, int], tuple]:
-        """Output (H, W) and lax padding for a 4-d input: ``padding`` on the low side, on the
-        high side whatever makes ``reduce_window`` produce torch's (ceil_mode) size."""
-        outs, pads = [], []
-        for size, k, s, p, d in zip(x.shape[2:], self._k, self._s, self._p, self._d):
-            out = _output_size(size, k, s, p, d, self.ceil_mode)
-            outs.append(out)
-            pads.append((p, max(p, (out - 1) * s + d * (k - 1) + 1 - size - p)))
-        if min(outs) < 1:
-            c, h, w = x.shape[1:]
-            raise RuntimeError(
-                f"Given input size: ({c}x{h}x{w}). Calculated output size: "
-                f"({c}x{outs[0]}x{outs[1]}). Output size is too small"
-            )
-        return (outs[0], outs[1]), ((0, 0), (0, 0), *pads)
-
-
-class MaxPool2d(_Pool2d):
-    """Maximum over each ``kernel_size`` window (``stride`` defaults to ``kernel_size``),
-    implicit ``-inf`` padding, optional dilation; ``ceil_mode`` as torch (a last partial window
-    is kept unless it would start in the padding).
-
-    Example::
-
-        pool = nn.MaxPool2d(2, 2)
-        y = pool(jnp.ones((1, 3, 32, 32)))  # (1, 3, 16, 16)
-        pool    # MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
-    """
+class _MaxPoolNd(Module):
+    _n = 2
 
     def __init__(
         self,
-        kernel_size: _IntOrPair,
-        stride: _IntOrPair | None = None,
-        padding: _IntOrPair = 0,
-        dilation: _IntOrPair = 1,
+        kernel_size: _Size,
+        stride: _Size | None = None,
+        padding: _Size = 0,
+        dilation: _Size = 1,
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if return_indices:
-            raise NotImplementedError("MaxPool2d(return_indices=True) is not supported by jaxinit")
-        self._setup(kernel_size, stride, padding, dilation, ceil_mode)
+        pool_arguments(f"max_pool{self._n}d", self._n, kernel_size, stride, padding, dilation,
+                       error=ValueError)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
         self.dilation = dilation
         self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
 
-    def forward(self, x: jax.Array) -> jax.Array:
-        _check_input(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        out_size, pads = self._windows(x)
-        # A concrete numpy init value lets lax recognise the max monoid (and differentiate it).
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            lowest = np.array(-np.inf, x.dtype)
-        else:
-            lowest = np.array(jnp.iinfo(x.dtype).min, x.dtype)
-        if any(d != 1 for d in self._d):
-            # JAX cannot differentiate a dilated reduce_window max: take the max of the
-            # kernel's k_h * k_w strided views of the padded input instead.
-            x = jnp.pad(x, pads, constant_values=lowest)
-            (kh, kw), (dh, dw), (sh, sw), (oh, ow) = self._k, self._d, self._s, out_size
-            rows = [slice(i * dh, i * dh + (oh - 1) * sh + 1, sh) for i in range(kh)]
-            cols = [slice(j * dw, j * dw + (ow - 1) * sw + 1, sw) for j in range(kw)]
-            views = [x[:, :, r, c] for r in rows for c in cols]
-            y = functools.reduce(jnp.maximum, views)
-        else:
-            y = lax.reduce_window(
-                x,
-                lowest,
-                lax.max,
-                window_dimensions=(1, 1, *self._k),
-                window_strides=(1, 1, *self._s),
-                padding=pads,
-            )
-        return y[0] if unbatched else y
+    def forward(self, input: jax.Array):
+        fn = getattr(F, f"max_pool{self._n}d")
+        return fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                  ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (
@@ -158,14 +53,166 @@ class MaxPool2d(_Pool2d):
         )
 
 
-class AvgPool2d(_Pool2d):
-    """Mean over each ``kernel_size`` window (``stride`` defaults to ``kernel_size``) with
-    implicit zero padding, as torch's ``nn.AvgPool2d``.
+class MaxPool1d(_MaxPoolNd):
+    """Max over windows of ``(N, C, L)``/``(C, L)`` (see :func:`F.max_pool1d`); with
+    ``return_indices=True`` the forward returns ``(values, indices)``.
 
-    Divisor, for a window ``[start, start + k)`` with ``start = i*stride - padding``: with
-    ``count_include_pad`` the window clipped to the padded input ``[-padding, L + padding)``
-    (so a ``ceil_mode`` window hanging past the padding counts less); without it, the window
-    clipped to the input ``[0, L)``; ``divisor_override`` replaces both.
+    Example::
+
+        pool = nn.MaxPool1d(3, stride=2, padding=1)
+        pool   # MaxPool1d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)
+    """
+
+    _n = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max over windows of ``(N, C, H, W)``/``(C, H, W)`` (see :func:`F.max_pool2d`).
+
+    Example::
+
+        pool = nn.MaxPool2d(2, 2)
+        y = pool(jnp.ones((1, 3, 32, 32)))  # (1, 3, 16, 16)
+    """
+
+    _n = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max over windows of ``(N, C, D, H, W)``/``(C, D, H, W)`` (see :func:`F.max_pool3d`).
+
+    Example::
+
+        y = nn.MaxPool3d(2)(jnp.ones((1, 2, 4, 4, 4)))  # (1, 2, 2, 2, 2)
+    """
+
+    _n = 3
+
+
+class _MaxUnpoolNd(Module):
+    _n = 2
+
+    def __init__(self, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0):
+        super().__init__()
+        n = self._n
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size")
+        self.stride = _ntuple(stride if stride is not None else kernel_size, n, "stride")
+        self.padding = _ntuple(padding, n, "padding")
+
+    def forward(self, input: jax.Array, indices: jax.Array, output_size=None) -> jax.Array:
+        fn = getattr(F, f"max_unpool{self._n}d")
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool1d` (see :func:`F.max_unpool1d`).
+
+    Example::
+
+        y, i = nn.MaxPool1d(2, return_indices=True)(x)
+        x_back = nn.MaxUnpool1d(2)(y, i)
+    """
+
+    _n = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool2d` (see :func:`F.max_unpool2d`).
+
+    Example::
+
+        x_back = nn.MaxUnpool2d(2)(y, i, output_size=x.shape)
+    """
+
+    _n = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Partial inverse of :class:`MaxPool3d` (see :func:`F.max_unpool3d`).
+
+    Example::
+
+        x_back = nn.MaxUnpool3d(2)(y, i)
+    """
+
+    _n = 3
+
+
+class _AvgPoolNd(Module):
+    _n = 2
+
+    def _check(self, kernel_size, stride, padding, divisor_override) -> None:
+        if divisor_override is not None and divisor_override <= 0:
+            raise ValueError(f"divisor must be not zero, got divisor_override={divisor_override}")
+        pool_arguments(f"avg_pool{self._n}d", self._n, kernel_size, stride, padding, 1,
+                       error=ValueError)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """Mean over windows of ``(N, C, L)``/``(C, L)`` (see :func:`F.avg_pool1d`); stores
+    ``kernel_size``/``stride``/``padding`` as 1-tuples, as torch.
+
+    Example::
+
+        nn.AvgPool1d(3)   # AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))
+    """
+
+    _n = 1
+
+    def __init__(
+        self,
+        kernel_size: _Size,
+        stride: _Size | None = None,
+        padding: _Size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        self._check(kernel_size, stride, padding, None)
+        self.kernel_size = _ntuple(kernel_size, 1, "kernel_size")
+        self.stride = _ntuple(stride if stride is not None else kernel_size, 1, "stride")
+        self.padding = _ntuple(padding, 1, "padding")
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class _AvgPool23(_AvgPoolNd):
+    def __init__(
+        self,
+        kernel_size: _Size,
+        stride: _Size | None = None,
+        padding: _Size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._check(kernel_size, stride, padding, divisor_override)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        fn = getattr(F, f"avg_pool{self._n}d")
+        return fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                  self.count_include_pad, self.divisor_override)
+
+
+class AvgPool2d(_AvgPool23):
+    """Mean over windows of ``(N, C, H, W)``/``(C, H, W)`` (see :func:`F.avg_pool2d`).
 
     Example::
 
@@ -173,65 +220,120 @@ class AvgPool2d(_Pool2d):
         y = pool(jnp.ones((1, 3, 32, 32)))  # (1, 3, 16, 16)
     """
 
+    _n = 2
+
+
+class AvgPool3d(_AvgPool23):
+    """Mean over windows of ``(N, C, D, H, W)``/``(C, D, H, W)`` (see :func:`F.avg_pool3d`).
+
+    Example::
+
+        y = nn.AvgPool3d(2)(jnp.ones((1, 2, 4, 4, 4)))  # (1, 2, 2, 2, 2)
+    """
+
+    _n = 3
+
+
+class _LPPoolNd(Module):
+    _n = 2
+
     def __init__(
         self,
-        kernel_size: _IntOrPair,
-        stride: _IntOrPair | None = None,
-        padding: _IntOrPair = 0,
+        norm_type: float,
+        kernel_size: _Size,
+        stride: _Size | None = None,
         ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        if divisor_override is not None and divisor_override <= 0:
-            raise ValueError(f"divisor must be not zero, got divisor_override={divisor_override}")
-        self._setup(kernel_size, stride, padding, 1, ceil_mode)
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
 
-    def _divisor(self, in_size: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
-        """The (out_H, out_W) divisors, computed from static shapes (torch's avg_pool2d)."""
-        counts = []
-        for size, out, k, s, p in zip(in_size, out_size, self._k, self._s, self._p):
-            start = np.arange(out) * s - p
-            end = np.minimum(start + k, size + p)
-            if not self.count_include_pad:
-                start, end = np.maximum(start, 0), np.minimum(end, size)
-            counts.append(end - start)
-        return np.outer(counts[0], counts[1])
-
-    def forward(self, x: jax.Array) -> jax.Array:
-        _check_input(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        out_size, pads = self._windows(x)
-        total = lax.reduce_window(
-            x,
-            np.array(0, x.dtype),
-            lax.add,
-            window_dimensions=(1, 1, *self._k),
-            window_strides=(1, 1, *self._s),
-            padding=pads,
-        )
-        if self.divisor_override is not None:
-            divisor = np.full(out_size, self.divisor_override)
-        else:
-            divisor = self._divisor(x.shape[2:], out_size)
-        y = total / jnp.asarray(divisor, x.dtype)[None, None]
-        return y[0] if unbatched else y
+    def forward(self, input: jax.Array) -> jax.Array:
+        fn = getattr(F, f"lp_pool{self._n}d")
+        return fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, ceil_mode={self.ceil_mode}"
+        )
 
 
-class AdaptiveAvgPool2d(Module):
+class LPPool1d(_LPPoolNd):
+    """Power-average pooling ``(sum x**p)**(1/p)`` over windows (see :func:`F.lp_pool1d`).
+
+    Example::
+
+        nn.LPPool1d(2, 3, stride=2)
+    """
+
+    _n = 1
+
+
+class LPPool2d(_LPPoolNd):
+    """2-d :class:`LPPool1d`.
+
+    Example::
+
+        nn.LPPool2d(2, 3)
+    """
+
+    _n = 2
+
+
+class LPPool3d(_LPPoolNd):
+    """3-d :class:`LPPool1d`.
+
+    Example::
+
+        nn.LPPool3d(2, 2)
+    """
+
+    _n = 3
+
+
+class _AdaptiveAvgPoolNd(Module):
+    _n = 2
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        if self._n > 1 and output_size is not None and not isinstance(output_size, int):
+            if len(tuple(output_size)) != self._n:
+                raise ValueError(
+                    f"adaptive_avg_pool{self._n}d: output_size must be {self._n}, got "
+                    f"output_size={output_size!r}"
+                )
+        if isinstance(output_size, int) and output_size < 0 or (
+            isinstance(output_size, (tuple, list))
+            and any(s is not None and s < 0 for s in output_size)
+        ):
+            raise ValueError(f"output_size must be non-negative, got {output_size!r}")
+        self.output_size = output_size
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return getattr(F, f"adaptive_avg_pool{self._n}d")(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average pooling of ``(N, C, L)``/``(C, L)`` to a fixed length (see
+    :func:`F.adaptive_avg_pool1d`).
+
+    Example::
+
+        y = nn.AdaptiveAvgPool1d(1)(x)
+    """
+
+    _n = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed ``output_size`` (an int, or a pair whose ``None`` entries
-    keep the input size), for any input size, as torch's ``nn.AdaptiveAvgPool2d``.
-
-    Output cell ``i`` of a dim of size ``L`` averages input ``[floor(i*L/out),
-    ceil((i+1)*L/out))``: windows of unequal size (and overlapping) when ``out`` does not
-    divide ``L``.
+    keep the input size), for any input size (see :func:`F.adaptive_avg_pool2d`).
 
     Example::
 
@@ -239,55 +341,65 @@ class AdaptiveAvgPool2d(Module):
         y = pool(jnp.ones((2, 512, 7, 7)))  # (2, 512, 1, 1)
     """
 
-    def __init__(self, output_size: int | None | Sequence[int | None]) -> None:
-        super().__init__()
-        if output_size is None or isinstance(output_size, int):
-            sizes = (output_size, output_size)
-        else:
-            sizes = tuple(output_size)
-        if len(sizes) != 2:
-            raise ValueError(
-                f"adaptive_avg_pool2d: output_size must be 2, got output_size={output_size!r}"
-            )
-        if any(s is not None and s < 0 for s in sizes):
-            raise ValueError(f"output_size must be non-negative, got {output_size!r}")
-        self.output_size = output_size
-        self._sizes = sizes
+    _n = 2
 
-    def forward(self, x: jax.Array) -> jax.Array:
-        if x.ndim not in (3, 4):
-            raise RuntimeError(
-                f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(x.shape)}"
-            )
-        for dim in range(1, x.ndim):
-            if x.shape[dim] == 0:
-                raise RuntimeError(
-                    "adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch "
-                    f"dimensions, but input has sizes {list(x.shape)} with dimension {dim} "
-                    "being empty"
-                )
-        h, w = x.shape[-2:]
-        oh, ow = (s if s is not None else size for s, size in zip(self._sizes, (h, w)))
-        if oh and ow and h % oh == 0 and w % ow == 0:  # equal windows: reshape and mean
-            y = x.reshape(*x.shape[:-2], oh, h // oh, ow, w // ow)
-            return jnp.mean(y, axis=(-3, -1))
-        compute = jnp.float32 if jnp.dtype(x.dtype).itemsize < 4 else x.dtype
-        rows = jnp.asarray(_averaging_matrix(h, oh), compute)
-        cols = jnp.asarray(_averaging_matrix(w, ow), compute)
-        y = jnp.einsum(
-            "...hw,oh,pw->...op", x.astype(compute), rows, cols, precision=lax.Precision.HIGHEST
-        )
-        return y.astype(x.dtype)
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """3-d :class:`AdaptiveAvgPool2d`.
+
+    Example::
+
+        y = nn.AdaptiveAvgPool3d((1, 2, 2))(x)
+    """
+
+    _n = 3
+
+
+class _AdaptiveMaxPoolNd(Module):
+    _n = 2
+
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: jax.Array):
+        fn = getattr(F, f"adaptive_max_pool{self._n}d")
+        return fn(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-def _averaging_matrix(size: int, out: int) -> np.ndarray:
-    """``(out, size)``: row ``i`` averages ``[floor(i*size/out), ceil((i+1)*size/out))``."""
-    m = np.zeros((out, size))
-    for i in range(out):
-        start = (i * size) // out
-        end = -((-(i + 1) * size) // out)
-        m[i, start:end] = 1.0 / (end - start)
-    return m
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Max pooling of ``(N, C, L)``/``(C, L)`` to a fixed length; ``return_indices`` as
+    :class:`MaxPool1d` (see :func:`F.adaptive_max_pool1d`).
+
+    Example::
+
+        y = nn.AdaptiveMaxPool1d(4)(x)
+    """
+
+    _n = 1
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """2-d :class:`AdaptiveMaxPool1d`; ``None`` keeps a dim.
+
+    Example::
+
+        y = nn.AdaptiveMaxPool2d((1, 1))(x)
+    """
+
+    _n = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """3-d :class:`AdaptiveMaxPool1d`.
+
+    Example::
+
+        y = nn.AdaptiveMaxPool3d(1)(x)
+    """
+
+    _n = 3

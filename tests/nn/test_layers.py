@@ -262,12 +262,12 @@ def test_pooling_errors():
         AvgPool2d(2, stride=0)
     with pytest.raises(RuntimeError, match="Output size is too small"):
         jax.jit(MaxPool2d(2))(jnp.ones((1, 1, 1, 1)))
-    with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         AvgPool2d(2)(jnp.ones((5, 5)))
     with pytest.raises(ValueError, match="output_size must be 2"):
         AdaptiveAvgPool2d((1, 2, 3))
-    with pytest.raises(NotImplementedError, match="return_indices"):
-        MaxPool2d(2, return_indices=True)
+    y, i = MaxPool2d(2, return_indices=True)(jnp.ones((1, 1, 4, 4)))  # supported now
+    assert y.shape == i.shape == (1, 1, 2, 2)
 
 
 def test_pooling_reprs():

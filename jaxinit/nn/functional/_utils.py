@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def _ntuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
@@ -42,3 +42,18 @@ def _require_rng(rng: object, name: str) -> None:
             f"{name} needs randomness when training: pass rng=jax.random.key(...) "
             "(inside a layer's forward, rng=self.next_key())"
         )
+
+
+def _repeat(value, n: int) -> tuple:
+    """torch's ``nn.modules.utils._ntuple(n)``: an iterable as a tuple (unchecked), else
+    ``value`` repeated ``n`` times. Used where torch stores the result as an attribute."""
+    if isinstance(value, Iterable):
+        return tuple(value)
+    return (value,) * n
+
+
+def _unbatch(x, n_spatial: int):
+    """``(x4, unbatched)``: a ``(C, *spatial)`` input gets a batch dim of 1."""
+    if x.ndim == n_spatial + 1:
+        return x[None], True
+    return x, False
