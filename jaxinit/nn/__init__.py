@@ -12,6 +12,7 @@ from .module import IncompatibleKeys, Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .sparse import Embedding
 from .summary import summary
 from .tying import UndeclaredTieError, tied_names
@@ -32,6 +33,13 @@ __all__ = [
     "utils",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
     "Identity",
     "IncompatibleKeys",
     "LeakyReLU",

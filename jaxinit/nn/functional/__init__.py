@@ -9,4 +9,14 @@ below explicitly.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
+from .rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
+
+__all__: list[str] = [
+    "gru_cell",
+    "lstm_cell",
+    "multi_head_attention_forward",
+    "rnn_relu_cell",
+    "rnn_tanh_cell",
+    "scaled_dot_product_attention",
+]
