@@ -75,6 +75,7 @@ __all__ = [
     "constant",
     "ones",
     "zeros",
+    "empty",
     "eye",
     "dirac",
     "xavier_uniform",
@@ -84,6 +85,9 @@ __all__ = [
     "orthogonal",
     "sparse",
 ]
+# torch's underscore forms, for declarations: jaxinit/_init_inplace.py, served lazily below
+_INPLACE = tuple(f"{name}_" for name in __all__[3:] if name != "empty")
+__all__ += _INPLACE
 
 Array = jax.Array
 Shape = Sequence[int]
@@ -358,6 +362,20 @@ def zeros(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     return jnp.zeros(_shape(shape, "zeros"), canonical_dtype(dtype))
 
 
+def empty(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
+    """torch's ``torch.empty``, for a declaration re-initialised right after: zeros (JAX has no
+    uninitialised memory), and it draws nothing, so a ``TorchGenerator`` stream is untouched
+    (torch's ``nn.MultiheadAttention`` declares ``in_proj_weight`` this way). ``key`` is ignored.
+
+    Example::
+
+        >>> w = nn.Parameter((3, 4), init=empty)     # torch.nn.Parameter(torch.empty(3, 4))
+        >>> empty(None, (2,))
+        Array([0., 0.], dtype=float32)
+    """
+    return jnp.zeros(_shape(shape, "empty"), canonical_dtype(dtype))
+
+
 def eye(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     """The identity matrix for a 2-D shape: 1 where ``i == j``, else 0; non-square is fine.
 
@@ -619,6 +637,26 @@ def sparse(
             w[key.randperm(rows)[:zeros_per_column], c] = 0
         return jnp.asarray(w, dt)
     return _sparse_jit(key, std, zeros_per_column, shape=shape, dtype=dt)
+
+
+# --------------------------------------------------------------------------------------------
+# torch's underscore forms
+
+
+def __getattr__(name: str) -> Any:
+    """``init.kaiming_normal_`` etc.: torch's in-place forms, which re-initialise a
+    declaration (``m.weight`` in a module's ``__init__``); see :mod:`jaxinit._init_inplace`."""
+    if name in _INPLACE:
+        from jaxinit import _init_inplace
+
+        value = getattr(_init_inplace, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jaxinit.init' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """jaxinit.nn: torch's module tree as static descriptions over named variable pytrees."""
 
+from .. import init  # nn.init.kaiming_normal_(m.weight, ...), as torch code writes it
 from . import utils
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .attention import MultiheadAttention
@@ -37,6 +38,7 @@ __all__ = [
     "Embedding",
     "LayerNorm",
     "MaxPool2d",
+    "init",
     "summary",
     "utils",
     "Flatten",

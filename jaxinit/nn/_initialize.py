@@ -4,7 +4,9 @@
   initializer, so a variable's initial value depends only on the key, its name and its
   declaration -- adding a layer at the end does not change the others.
 * A :class:`jaxinit.TorchGenerator`: variables are drawn one after another in the order torch
-  constructs them (declaration order), consuming the stream exactly as torch does.
+  draws them -- each declaration's default at its construction, then each re-initialisation
+  its constructor made (``init.kaiming_normal_(m.weight)``, ``m.bias.data.zero_()``), in the
+  order made (:func:`jaxinit.nn._ctor_init.replay`) -- consuming the stream exactly as torch.
 
 How a JAX-key init is made fast (the values are those of the plain per-variable call
 ``decl.init(fold_in(key, crc32(name)), shape, dtype)``, bit for bit; tests/nn/test_initialize.py):
@@ -41,6 +43,7 @@ from .. import _threefry, init
 from .._tree import unflatten
 from ..generator import TorchGenerator
 from ._binding import name_hash
+from ._ctor_init import replay
 from ._plan import Plan
 from .parameter import _Declaration, _FromValue
 
@@ -93,7 +96,7 @@ def draw(decl: _Declaration, key: Any, name: str, sharding: Any = None) -> jax.A
 # -- the batched path --------------------------------------------------------------------------
 
 _ROW = 512  # elements per row of the table; 2 KiB of float32, so every variable is aligned
-_FILLS = {init.ones, init.zeros, init.constant}  # deterministic, filled on the host
+_FILLS = {init.ones, init.zeros, init.constant, init.empty}  # deterministic, filled on the host
 
 
 @functools.cache
@@ -271,11 +274,9 @@ def initialize(plan: Plan, key: Any, shardings: dict[str, Any] | None = None) ->
     shardings = shardings or {}
     values: dict[str, Any] = {}
     if is_torch_generator(key):
-        for name, decl in sorted(plan.entries.items(), key=lambda item: item[1]._seq):
-            value = jnp.asarray(decl.init(key, decl.shape, decl.dtype), dtype=decl.dtype)
-            if name in shardings:
-                value = jax.device_put(value, shardings[name])
-            values[name] = value
+        values = replay(plan.entries, plan.modules.values(), key)
+        for name, sharding in shardings.items():
+            values[name] = jax.device_put(values[name], sharding)
     else:
         if isinstance(key, int):
             raise TypeError(

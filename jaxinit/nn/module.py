@@ -30,6 +30,7 @@ from .._dtypes import canonical_dtype
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
+from ._ctor_init import apply_torch_form, record_orphan
 from ._initialize import draw, initialize
 from ._plan import Plan, join, plan_of, structure_changed
 from .parameter import Buffer, Parameter, _as_numpy, _is_array
@@ -139,6 +140,7 @@ class Module:
                             f"cannot assign '{type(value).__name__}' as {what} '{name}' "
                             f"(jaxinit.nn.{what.capitalize()} or None expected)"
                         )
+                    record_orphan(self, table[name] if table is not modules else None)
                     table[name] = None
                     structure_changed()
                     return
@@ -161,8 +163,10 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
-        for table in self._tables():
+        params, buffers, modules = self._tables()
+        for table in (params, buffers, modules):
             if name in table:
+                record_orphan(self, table[name] if table is not modules else None)
                 del table[name]
                 structure_changed()
                 return
@@ -182,6 +186,8 @@ class Module:
             raise KeyError(f"attribute '{name}' already exists")
         if name not in table:  # re-assigning an existing name keeps its slot, as torch
             self._forget(name)
+        elif kind != "module" and table[name] is not value:
+            record_orphan(self, table[name])  # torch drew it: a TorchGenerator replays it
         table[name] = value
         structure_changed()
 
@@ -612,7 +618,7 @@ class Module:
         return merge_updates(variables, {canon: _coerce(name, current, value, cast)})
 
     def apply(
-        self, variables: Mapping[str, Any], fn: Callable[..., Any], key: Any = None
+        self, variables: Mapping[str, Any], fn: Callable[..., Any] | None = None, key: Any = None
     ) -> Variables:
         """torch's ``net.apply(fn)``, functionally: ``fn(module, key)`` is called for every
         distinct module, children first (post-order), with the module's variables bound --
@@ -631,7 +637,18 @@ class Module:
                     m.bias = jnp.zeros_like(m.bias)
 
             variables = net.apply(variables, initialize_weights, key)
+
+        torch's form ``self.apply(fn)`` -- one callable, no variables -- runs ``fn(m)`` over
+        the declarations and returns ``self``, for constructor code such as Hugging Face's
+        ``self.apply(self._init_weights)`` (see :mod:`jaxinit.nn._ctor_init`).
         """
+        if (
+            fn is None
+            and key is None
+            and callable(variables)
+            and not isinstance(variables, Mapping)
+        ):
+            return apply_torch_form(self, variables)
         plan = plan_of(self)
         flat = self._bind_values(plan, variables)
         frame = Frame(plan, flat, "apply")

@@ -18,13 +18,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._dtypes import canonical_dtype
+from ._ctor_init import _TensorMethods
 
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype) -> array``: every function of :mod:`jaxinit.init` qualifies."""
 
-# Every declaration gets a sequence number when it is created. torch draws a parameter's initial
-# values when the parameter is constructed, so this is torch's draw order, which the torch-exact
-# generator replays (it can differ from the naming order, e.g. a shared layer built first).
+# Every declaration gets a sequence number when it is created, and so does every later
+# re-initialisation of it (``init.kaiming_normal_(m.weight)``, ``m.bias.data.zero_()``). torch
+# draws a parameter's initial values when the parameter is constructed and again at each
+# re-initialisation, so this is torch's draw order, which the torch-exact generator replays (it
+# can differ from the naming order, e.g. a shared layer built first).
 _creation_counter = itertools.count()
 
 
@@ -73,8 +76,8 @@ def _describe(init: Any) -> str:
     return getattr(init, "__name__", repr(init))
 
 
-class _Declaration:
-    __slots__ = ("shape", "dtype", "init", "_seq")
+class _Declaration(_TensorMethods):
+    __slots__ = ("shape", "dtype", "init", "_seq", "_history")
     kind = "variable"
 
     def __init__(
@@ -108,6 +111,15 @@ class _Declaration:
         self.dtype = canonical_dtype(jnp.float32 if dtype is None else dtype)
         self.init = init
         self._seq = next(_creation_counter)
+        # (sequence number, initializer) of the declaration and of each re-initialisation
+        self._history: list[tuple[int, Initializer]] = [(self._seq, init)]
+
+    def _reinit(self, init: Initializer) -> _Declaration:
+        """Record a re-initialisation event: ``init`` becomes the initializer (the one a JAX
+        key draws); a TorchGenerator replays every event in sequence order. Returns self."""
+        self._history.append((next(_creation_counter), init))
+        self.init = init
+        return self
 
     @property
     def ndim(self) -> int:
