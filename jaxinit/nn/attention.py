@@ -17,21 +17,6 @@ from .parameter import Parameter
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
 
-if not hasattr(init, "xavier_uniform_"):  # TEMPORARY until the ctorinit branch is merged
-    import functools as _ft
-
-    def _set(fn):
-        def apply(decl, *a, **k):
-            decl.init = _ft.partial(fn, *a, **k) if (a or k) else fn
-            return decl
-
-        return apply
-
-    init.empty = init.zeros
-    init.xavier_uniform_ = _set(init.xavier_uniform)
-    init.xavier_normal_ = _set(init.xavier_normal)
-    init.constant_ = lambda decl, val: _set(init.constant)(decl, val=val)
-
 
 class NonDynamicallyQuantizableLinear(Linear):
     """torch's ``out_proj`` class: a ``Linear`` under the name torch prints."""
