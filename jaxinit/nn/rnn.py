@@ -162,7 +162,7 @@ class RNNBase(Module):
         else:
             if input.ndim not in (2, 3):
                 what = "RNN" if self.mode.startswith("RNN") else self.mode
-                tensor = " tensor" if what != "LSTM" else ""
+                tensor = " tensor" if what == "RNN" else ""
                 raise ValueError(
                     f"{what}: Expected input to be 2D or 3D, got {input.ndim}D{tensor} instead"
                 )
@@ -386,17 +386,17 @@ def _check_cell_hidden(hx: jax.Array, what: str, label: str, batch: int, hidden:
         raise ValueError(f"{what}: Expected {label} to be 1D or 2D, got {hx.ndim}D instead")
 
 
-def _cell_hidden(hx, batched, batch, hidden, dtype, name="hx"):
+def _cell_hidden(hx, batched, batch, hidden, dtype, index=0):
     if hx is None:
         return jnp.zeros((batch, hidden), dtype)
     hx = hx if batched else hx[None]
     if hx.shape[0] != batch:
         raise RuntimeError(
-            f"Input batch size {batch} doesn't match hidden0 batch size {hx.shape[0]}"
+            f"Input batch size {batch} doesn't match hidden{index} batch size {hx.shape[0]}"
         )
     if hx.shape[1] != hidden:
         raise RuntimeError(
-            f"hidden0 has inconsistent hidden_size: got {hx.shape[1]}, expected {hidden}"
+            f"hidden{index} has inconsistent hidden_size: got {hx.shape[1]}, expected {hidden}"
         )
     return hx
 
@@ -462,7 +462,7 @@ class LSTMCell(RNNCellBase):
                         f"LSTMCell: Expected hx[{idx}] to be 1D or 2D, got {value.ndim}D instead"
                     )
         h = _cell_hidden(hx[0], batched, x.shape[0], self.hidden_size, x.dtype)
-        c = _cell_hidden(hx[1], batched, x.shape[0], self.hidden_size, x.dtype)
+        c = _cell_hidden(hx[1], batched, x.shape[0], self.hidden_size, x.dtype, 1)
         h, c = _F.lstm_cell(x, (h, c), *self._weights())
         return (h, c) if batched else (h[0], c[0])
 

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import init
+from . import functional as F
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -37,19 +38,11 @@ __all__ = [
 ]
 
 
-def _relu(x: jax.Array) -> jax.Array:
-    return jax.nn.relu(x)
-
-
-def _gelu(x: jax.Array) -> jax.Array:
-    return jax.nn.gelu(x, approximate=False)
-
-
 def _get_activation_fn(activation: str) -> Callable[[jax.Array], jax.Array]:
     if activation == "relu":
-        return _relu
+        return F.relu
     if activation == "gelu":
-        return _gelu
+        return F.gelu
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
@@ -57,9 +50,9 @@ def _relu_or_gelu(activation: Any) -> int:
     """torch's ``activation_relu_or_gelu``: 1 for relu, 2 for gelu, 0 otherwise."""
     from .activation import GELU, ReLU
 
-    if activation is _relu or isinstance(activation, ReLU):
+    if activation is F.relu or isinstance(activation, ReLU):
         return 1
-    if activation is _gelu or isinstance(activation, GELU):
+    if activation is F.gelu or isinstance(activation, GELU):
         return 2
     return 0
 

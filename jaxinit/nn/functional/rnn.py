@@ -26,9 +26,16 @@ def _lin(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
     return y if b is None else y + b.reshape((1,) * (y.ndim - 1) + b.shape)
 
 
+def _dlin(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
+    """Per-direction linear map: ``x (D, B, K)``, ``w (D, N, K)``, ``b (D, N)`` -> ``(D, B, N)``."""
+    y = jnp.einsum("dbk,dnk->dbn", x, w)
+    return y if b is None else y + b[:, None, :]
+
+
 def _step(mode: str, gi: jax.Array, h: jax.Array, c: Any, w_hh, b_hh, w_hr):
-    """One time step from the input projection ``gi = x W_ih^T + b_ih``: ``(h', c')``."""
-    gh = _lin(h, w_hh, b_hh)
+    """One time step for ``D`` directions at once from the input projection
+    ``gi = x W_ih^T + b_ih`` (``(D, B, G)``): ``(h', c')``."""
+    gh = _dlin(h, w_hh, b_hh)
     if mode == "RNN_TANH":
         return jnp.tanh(gi + gh), None
     if mode == "RNN_RELU":
@@ -37,7 +44,7 @@ def _step(mode: str, gi: jax.Array, h: jax.Array, c: Any, w_hh, b_hh, w_hr):
         i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return (h if w_hr is None else jnp.matmul(h, w_hr.T)), c
+        return (h if w_hr is None else _dlin(h, w_hr, None)), c
     ir, iz, in_ = jnp.split(gi, 3, axis=-1)
     hr, hz, hn = jnp.split(gh, 3, axis=-1)
     r = jax.nn.sigmoid(ir + hr)
@@ -47,7 +54,11 @@ def _step(mode: str, gi: jax.Array, h: jax.Array, c: Any, w_hh, b_hh, w_hr):
 
 
 def _cell(mode, input, hx, cx, w_ih, w_hh, b_ih, b_hh):
-    return _step(mode, _lin(input, w_ih, b_ih), hx, cx, w_hh, b_hh, None)
+    def one(a):  # a direction axis of size 1
+        return None if a is None else a[None]
+
+    h, c = _step(mode, one(_lin(input, w_ih, b_ih)), hx[None], one(cx), w_hh[None], one(b_hh), None)
+    return h[0], (None if c is None else c[0])
 
 
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None) -> jax.Array:
@@ -93,31 +104,62 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None) -> jax.Array:
     return _cell("GRU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
 
 
-def _scan_direction(mode, x, h0, c0, weights, lengths, reverse):
-    """One layer, one direction over ``x (T, B, I)``: ``(out (T, B, P), h_T, c_T)``.
+def _reverse_index(T: int, lengths: jax.Array | None) -> jax.Array:
+    """Time indices reversing each sequence within its own length (an involution); the
+    padding stays in place. Without lengths, a plain flip."""
+    t = jnp.arange(T).reshape(T, 1)
+    if lengths is None:
+        return T - 1 - t
+    n = lengths.reshape(1, -1)
+    return jnp.where(t < n, n - 1 - t, t)
 
-    With ``lengths``, step ``t`` of sequence ``b`` only runs while ``t < lengths[b]`` (state
-    held, output zero past it); run in reverse, each sequence starts at its own last step --
-    torch's packed-sequence semantics on padded data."""
-    w_ih, w_hh, b_ih, b_hh, w_hr = weights
-    gi = _lin(x, w_ih, b_ih)  # the input projection for every step: one matmul outside scan
+
+def _take_time(x: jax.Array, index: jax.Array) -> jax.Array:
+    """``x[index[t, b], b]`` for ``x (T, B, F)``."""
+    index = jnp.broadcast_to(index, x.shape[:2])
+    return jnp.take_along_axis(x, index[:, :, None], axis=0)
+
+
+def _scan_layer(mode, x, h0, c0, weights, lengths):
+    """One layer, every direction in one ``lax.scan`` over ``x (T, B, I)``.
+
+    ``weights``: per direction ``(w_ih, w_hh, b_ih, b_hh, w_hr)``; direction 1 (if any) reads
+    each sequence reversed within its own length. With ``lengths``, step ``t`` of sequence
+    ``b`` only runs while ``t < lengths[b]`` (state held, output zero past it) -- torch's
+    packed-sequence semantics on padded data. Returns ``(outs per direction, h_T, c_T)``."""
     T = x.shape[0]
-    steps = jnp.arange(T)
+    dirs = len(weights)
+    rev = _reverse_index(T, lengths) if dirs == 2 else None
+    gis = []
+    for d, (w_ih, _, b_ih, _, _) in enumerate(weights):
+        xd = x if d == 0 else _take_time(x, rev)
+        gis.append(_lin(xd, w_ih, b_ih))  # every step's input projection: one matmul
+    gi = jnp.stack(gis, axis=1)  # (T, D, B, G)
+
+    def stacked(i):
+        ws = [w[i] for w in weights]
+        return None if ws[0] is None else jnp.stack(ws)
+
+    w_hh, b_hh, w_hr = stacked(1), stacked(3), stacked(4)
+    valid = None
+    if lengths is not None:
+        valid = jnp.arange(T).reshape(T, 1) < lengths.reshape(1, -1)  # (T, B)
 
     def body(carry, inp):
         h, c = carry
-        g, t = inp
+        g, ok = inp
         h2, c2 = _step(mode, g, h, c, w_hh, b_hh, w_hr)
-        if lengths is None:
+        if ok is None:
             return (h2, c2), h2
-        valid = (t < lengths).reshape(-1, 1)
-        h2 = jnp.where(valid, h2, h)
+        ok = ok.reshape(1, -1, 1)
+        h2 = jnp.where(ok, h2, h)
         if c is not None:
-            c2 = jnp.where(valid, c2, c)
-        return (h2, c2), jnp.where(valid, h2, jnp.zeros((), h2.dtype))
+            c2 = jnp.where(ok, c2, c)
+        return (h2, c2), jnp.where(ok, h2, jnp.zeros((), h2.dtype))
 
-    (h, c), out = lax.scan(body, (h0, c0), (gi, steps), reverse=reverse)
-    return out, h, c
+    (h, c), out = lax.scan(body, (h0, c0), (gi, valid))
+    outs = [out[:, 0]] + ([_take_time(out[:, 1], rev)] if dirs == 2 else [])
+    return outs, h, c
 
 
 def rnn_forward(
@@ -148,14 +190,11 @@ def rnn_forward(
     x = input
     hs, cs = [], []
     for layer in range(num_layers):
-        outs = []
-        for d in range(dirs):
-            i = layer * dirs + d
-            c0 = None if cx is None else cx[i]
-            out, h, c = _scan_direction(mode, x, hx[i], c0, weights[i], lengths, d == 1)
-            outs.append(out)
-            hs.append(h)
-            cs.append(c)
+        idx = slice(layer * dirs, (layer + 1) * dirs)
+        c0 = None if cx is None else cx[idx]
+        outs, h, c = _scan_layer(mode, x, hx[idx], c0, weights[idx], lengths)
+        hs.append(h)
+        cs.append(c)
         x = outs[0] if dirs == 1 else jnp.concatenate(outs, axis=-1)
         if train and dropout > 0 and layer < num_layers - 1:
             if dropout >= 1:
@@ -163,5 +202,5 @@ def rnn_forward(
             else:
                 keep = jax.random.bernoulli(rngs[layer], 1.0 - dropout, x.shape)
                 x = jnp.where(keep, x / (1.0 - dropout), jnp.zeros((), x.dtype))
-    c_n = None if cx is None else jnp.stack(cs)
-    return x, jnp.stack(hs), c_n
+    c_n = None if cx is None else jnp.concatenate(cs)
+    return x, jnp.concatenate(hs), c_n

@@ -106,7 +106,9 @@ def pack_padded_sequence(
                 f"Expected sequence length to be at most {time} (the padded length), "
                 f"but got a length of {host.max()}"
             )
-    return PackedSequence(jnp.asarray(input), jnp.asarray(lengths, jnp.int32), batch_first)
+    # concrete lengths stay numpy, so they stay concrete inside a jit (padded lengths, checks)
+    lengths = host.astype(np.int32) if host is not None else jnp.asarray(lengths, jnp.int32)
+    return PackedSequence(jnp.asarray(input), lengths, batch_first)
 
 
 def pad_packed_sequence(
