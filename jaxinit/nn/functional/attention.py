@@ -57,6 +57,13 @@ def _broadcast_batch(*arrays: jax.Array) -> list[jax.Array]:
     return [jnp.broadcast_to(a, tuple(batch) + a.shape[-2:]) for a in lifted]
 
 
+def _and(a: jax.Array, b: jax.Array) -> jax.Array:
+    ndim = max(a.ndim, b.ndim)
+    a, b = _lift(a, ndim), _lift(b, ndim)
+    shape = tuple(max(x, y) for x, y in zip(a.shape, b.shape))
+    return jnp.logical_and(jnp.broadcast_to(a, shape), jnp.broadcast_to(b, shape))
+
+
 def _masked_softmax(scores: jax.Array) -> jax.Array:
     """Softmax over the last axis where a row masked everywhere (all ``-inf``) gives zeros and
     zero gradients, as torch's math backend of ``scaled_dot_product_attention``."""
@@ -84,8 +91,9 @@ def scaled_dot_product_attention(
     ``query (..., L, E)``, ``key (..., S, E)``, ``value (..., S, Ev)`` -> ``(..., L, Ev)``; batch
     dims broadcast. ``scale`` defaults to ``1/sqrt(E)``. ``attn_mask`` broadcasts to
     ``(..., L, S)``: a bool mask says which positions *take part* (True = attend), a float mask
-    is added to the scores. ``is_causal`` masks ``j > i`` (top-left aligned; combined with
-    ``attn_mask`` if both are given). A row masked everywhere gives zeros, as torch. With
+    is added to the scores. ``is_causal`` masks ``j > i`` (top-left aligned; with an
+    ``attn_mask`` too, both apply, as torch's fused CPU/GPU kernels -- its math fallback
+    rejects the pair). A row masked everywhere gives zeros, as torch. With
     ``enable_gqa``, key/value heads (dim -3) are repeated to the query's head count.
     ``dropout_p > 0`` drops attention weights (always, as torch: pass 0 in eval) keyed by ``rng``.
 
@@ -99,7 +107,7 @@ def scaled_dot_product_attention(
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hq % hk or hq % hv:
             raise RuntimeError(
-                "Number of heads in key and value must divide the number of heads in query"
+                "Number of heads in key and value must divide the number of heads in "  # torch's text
             )
         key = jnp.repeat(key, hq // hk, axis=-3)
         value = jnp.repeat(value, hq // hv, axis=-3)
@@ -110,11 +118,7 @@ def scaled_dot_product_attention(
     if is_causal:
         allowed = jnp.asarray(np.tril(np.ones((L, S), bool)))
     if attn_mask is not None and attn_mask.dtype == jnp.bool_:
-        allowed = (
-            attn_mask
-            if allowed is None
-            else jnp.logical_and(_lift(allowed, attn_mask.ndim), attn_mask)
-        )
+        allowed = attn_mask if allowed is None else _and(allowed, attn_mask)
     elif attn_mask is not None:
         scores, bias = _broadcast_batch(scores, attn_mask.astype(scores.dtype))
         scores = scores + bias
