@@ -107,7 +107,8 @@ def scaled_dot_product_attention(
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hq % hk or hq % hv:
             raise RuntimeError(
-                "Number of heads in key and value must divide the number of heads in "  # torch's text
+                # torch's text, cut short as torch prints it
+                "Number of heads in key and value must divide the number of heads in "
             )
         key = jnp.repeat(key, hq // hk, axis=-3)
         value = jnp.repeat(value, hq // hv, axis=-3)
