@@ -68,10 +68,10 @@ def _get_seq_len(src: jax.Array, batch_first: bool) -> int:
     return src.shape[1 if batch_first else 0]
 
 
-def _generate_square_subsequent_mask(sz: int, dtype: Any = None) -> jax.Array:
+def _square_subsequent_mask(sz: int, dtype: Any = None) -> np.ndarray:
+    """``(sz, sz)``: ``-inf`` above the diagonal, 0 elsewhere (host array: stays concrete)."""
     upper = np.triu(np.ones((sz, sz), bool), k=1)
-    mask = np.where(upper, -np.inf, 0.0).astype(dtype or jnp.float32)
-    return jnp.asarray(mask)
+    return np.where(upper, -np.inf, 0.0).astype(dtype or jnp.float32)
 
 
 def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int | None) -> bool:
@@ -83,7 +83,7 @@ def _detect_is_causal_mask(mask: Any, is_causal: bool | None, size: int | None) 
     if isinstance(mask, jax.core.Tracer):
         return False
     sz = size if size is not None else mask.shape[-2]
-    causal = np.asarray(_generate_square_subsequent_mask(sz, mask.dtype))
+    causal = _square_subsequent_mask(sz, mask.dtype)
     host = np.asarray(mask)
     return host.shape == causal.shape and bool(np.all(host == causal))
 
@@ -456,7 +456,7 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None):
         """``(sz, sz)`` float mask, ``-inf`` above the diagonal and 0 elsewhere."""
-        return _generate_square_subsequent_mask(sz, dtype)
+        return jnp.asarray(_square_subsequent_mask(sz, dtype))
 
     def forward(
         self,
