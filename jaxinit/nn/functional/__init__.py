@@ -47,9 +47,50 @@ from .activation import (
     threshold_,
 )
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
+from .distance import cdist, cosine_similarity, pairwise_distance
+from .dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
+from .linear import bilinear, linear
+from .normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
 from .rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
+from .sparse import embedding, embedding_bag, one_hot
 
 __all__: list[str] = [
+    "cdist",
+    "cosine_similarity",
+    "pairwise_distance",
+    "bilinear",
+    "linear",
+    "embedding",
+    "embedding_bag",
+    "one_hot",
+    "alpha_dropout",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "feature_alpha_dropout",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "normalize",
+    "rms_norm",
     "celu",
     "celu_",
     "elu",
