@@ -167,9 +167,7 @@ class _TensorMethods:
         """torch's ``Tensor.clamp_(min, max)`` (a patch, draws nothing)."""
         if min is None and max is None:
             raise ValueError("clamp_: At least one of 'min' or 'max' must not be None")
-        return self._patch(
-            lambda v, k: _xp(v).clip(v, min, max), f"clamp_({min!r}, {max!r})"
-        )
+        return self._patch(lambda v, k: _xp(v).clip(v, min, max), f"clamp_({min!r}, {max!r})")
 
 
 def _xp(value: Any) -> Any:

@@ -211,7 +211,7 @@ def test_multihead_attention_dropout_matches_torch_at_p1():
     got, _ = F.multi_head_attention_forward(J(x), J(x), J(x), 8, 2, *j_args, rng=jax.random.key(0))
     close(got, want)
     with pytest.raises(ValueError, match="rng="):
-        F.multi_head_attention_forward(J(x), J(x), J(x), 8, 2, *j_args)
+        F.multi_head_attention_forward(J(x), J(x), J(x), 8, 2, *j_args[:5], 0.5, *j_args[6:])
     eval_out, _ = F.multi_head_attention_forward(J(x), J(x), J(x), 8, 2, *j_args, training=False)
     close(eval_out, tm.eval()(x, x, x)[0])
 

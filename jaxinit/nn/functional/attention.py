@@ -13,26 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .dropout import dropout
+from .linear import linear
+
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
-def _need_rng(rng: Any, what: str) -> None:
-    if rng is None:
-        raise ValueError(
-            f"{what} draws a dropout mask: pass rng=jax.random.key(...) (or set the "
-            "dropout probability to 0)"
-        )
-
-
-def _attn_dropout(x: jax.Array, p: float, rng: Any, what: str) -> jax.Array:
-    """``x * Bernoulli(1 - p) / (1 - p)`` (torch's dropout on the attention weights)."""
-    if p <= 0.0:
-        return x
-    _need_rng(rng, what)
-    if p >= 1.0:
-        return jnp.zeros_like(x)
-    keep = jax.random.bernoulli(rng, 1.0 - p, x.shape)
-    return jnp.where(keep, x * jnp.asarray(1.0 / (1.0 - p), x.dtype), jnp.zeros((), x.dtype))
+def _attn_dropout(x: jax.Array, p: float, rng: Any) -> jax.Array:
+    """torch's dropout on the attention weights (always on when ``p > 0``), keyed by ``rng``."""
+    return dropout(x, p, True, rng=rng) if p > 0.0 else x
 
 
 def _lift(x: jax.Array, ndim: int) -> jax.Array:
@@ -127,14 +116,9 @@ def scaled_dot_product_attention(
         scores, allowed = _broadcast_batch(scores, allowed)
         scores = jnp.where(allowed, scores, jnp.asarray(-jnp.inf, scores.dtype))
     weights = _masked_softmax(scores)
-    weights = _attn_dropout(weights, dropout_p, rng, "scaled_dot_product_attention")
+    weights = _attn_dropout(weights, dropout_p, rng)
     weights, v = _broadcast_batch(weights, v)
     return jnp.matmul(weights, v)
-
-
-def _linear(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
-    y = jnp.matmul(x, w.T)
-    return y if b is None else y + _lift(b, y.ndim)
 
 
 def _canonical_mask(mask: jax.Array | None, name: str, dtype: Any) -> jax.Array | None:
@@ -212,7 +196,7 @@ def _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias, s
     bs = (None,) * 3
     if in_proj_bias is not None:
         bs = tuple(in_proj_bias[i * embed_dim : (i + 1) * embed_dim] for i in range(3))
-    return [_linear(x, w, b) for x, w, b in zip((query, key, value), ws, bs)]
+    return [linear(x, w, b) for x, w, b in zip((query, key, value), ws, bs)]
 
 
 def _pad_last(x: jax.Array | None) -> jax.Array | None:
@@ -380,10 +364,10 @@ def multi_head_attention_forward(
             scores, mask = _broadcast_batch(scores, attn_mask)
             scores = scores + mask
         weights = jax.nn.softmax(scores, axis=-1)
-        weights = _attn_dropout(weights, dropout_p, rng, "multi_head_attention_forward")
+        weights = _attn_dropout(weights, dropout_p, rng)
         out = jnp.matmul(weights, v)
         out = jnp.swapaxes(out, 0, 1).reshape(tgt_len * bsz, embed_dim)
-        out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
         weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
         if average_attn_weights:
             weights = jnp.mean(weights, axis=1)
@@ -400,7 +384,7 @@ def multi_head_attention_forward(
     v = v.reshape(bsz, num_heads, src_len, head_dim)
     out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, rng=rng)
     out = jnp.transpose(out, (2, 0, 1, 3)).reshape(bsz * tgt_len, embed_dim)
-    out = _linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
     if not is_batched:
         out = out[:, 0]
     return out, None

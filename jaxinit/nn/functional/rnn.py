@@ -16,14 +16,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .dropout import dropout as _dropout
+from .linear import linear
+
 __all__ = ["gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]
 
 _MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 
 
 def _lin(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
-    y = jnp.matmul(x, w.T)
-    return y if b is None else y + b.reshape((1,) * (y.ndim - 1) + b.shape)
+    return linear(x, w, b)
 
 
 def _dlin(x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
@@ -201,10 +203,6 @@ def rnn_forward(
         cs.append(c)
         x = outs[0] if dirs == 1 else jnp.concatenate(outs, axis=-1)
         if train and dropout > 0 and layer < num_layers - 1:
-            if dropout >= 1:
-                x = jnp.zeros_like(x)
-            else:
-                keep = jax.random.bernoulli(rngs[layer], 1.0 - dropout, x.shape)
-                x = jnp.where(keep, x / (1.0 - dropout), jnp.zeros((), x.dtype))
+            x = _dropout(x, dropout, True, rng=rngs[layer])
     c_n = None if cx is None else jnp.concatenate(cs)
     return x, jnp.concatenate(hs), c_n
