@@ -21,8 +21,14 @@ import numpy as np
 
 from jaxinit import serialization
 
-FORMATS = {".msgpack": "jaxinit", ".jaxinit": "jaxinit", ".pt": "torch", ".pth": "torch",
-           ".bin": "torch", ".safetensors": "safetensors"}
+FORMATS = {
+    ".msgpack": "jaxinit",
+    ".jaxinit": "jaxinit",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".bin": "torch",
+    ".safetensors": "safetensors",
+}
 PROGRESS_MIN_BYTES = 64 << 20  # smaller files are read and written without a bar
 
 
@@ -74,8 +80,11 @@ def entries(path: str) -> list[Entry]:
         header, aliases = safetensors.read_header(path)
         rows = [Entry(name, shape, dtype) for name, shape, dtype in header]
         by_name = {row.name: row for row in rows}
-        return rows + [Entry(a, by_name[s].shape, by_name[s].dtype, s)
-                       for a, s in aliases.items() if s in by_name]
+        return rows + [
+            Entry(a, by_name[s].shape, by_name[s].dtype, s)
+            for a, s in aliases.items()
+            if s in by_name
+        ]
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
@@ -84,8 +93,17 @@ def entries(path: str) -> list[Entry]:
         is_array = lambda x: isinstance(x, torch.Tensor)  # noqa: E731
 
         def key(t: Any) -> Any:
-            return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                    t.stride(), t.dtype) if t.numel() else id(t)
+            return (
+                (
+                    t.untyped_storage().data_ptr(),
+                    t.storage_offset(),
+                    tuple(t.shape),
+                    t.stride(),
+                    t.dtype,
+                )
+                if t.numel()
+                else id(t)
+            )
 
         def dtype(t: Any) -> str:
             return str(t.dtype).removeprefix("torch.")
@@ -137,13 +155,17 @@ def inspect(path: str) -> str:
         nbytes += count * _itemsize(row.dtype.removeprefix("numpy."))
         table.append((row.name, str(row.shape), row.dtype, f"{count:,}"))
     widths = [max(len(r[i]) for r in table) for i in range(4)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
-             for r in table]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+        for r in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     tied = f" (+{ties} tied name{'s' if ties != 1 else ''})" if ties else ""
-    lines.append(f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
-                 f"{nbytes:,} bytes of data ({_human(nbytes)}); file "
-                 f"{os.path.getsize(path):,} bytes")
+    lines.append(
+        f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
+        f"{nbytes:,} bytes of data ({_human(nbytes)}); file "
+        f"{os.path.getsize(path):,} bytes"
+    )
     return "\n".join(lines)
 
 
@@ -169,8 +191,14 @@ class Progress:
             except ImportError:
                 self.bar = False
             else:
-                self.bar = tqdm.tqdm(total=total, desc=self.label, unit="B", unit_scale=True,
-                                     unit_divisor=1024, file=self.stream)
+                self.bar = tqdm.tqdm(
+                    total=total,
+                    desc=self.label,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=self.stream,
+                )
         if self.bar:
             self.bar.update(done - self.bar.n)
             return
@@ -178,8 +206,10 @@ class Progress:
         if percent != self.shown:
             self.shown = percent
             filled = percent * 30 // 100
-            self.stream.write(f"\r{self.label}: [{'#' * filled}{'.' * (30 - filled)}] "
-                              f"{percent:3d}% {done / 2**20:,.0f}/{total / 2**20:,.0f} MiB")
+            self.stream.write(
+                f"\r{self.label}: [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{percent:3d}% {done / 2**20:,.0f}/{total / 2**20:,.0f} MiB"
+            )
             self.stream.flush()
 
     def close(self) -> None:
@@ -232,11 +262,14 @@ def convert(src: str, dst: str, *, progress: bool = True) -> str:
         write(tree, dst, bar)
     finally:
         bar.close()
-    arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
-              if isinstance(leaf, np.ndarray)}
+    arrays = {
+        id(leaf): leaf for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray)
+    }
     nbytes = sum(a.nbytes for a in arrays.values())
-    return (f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): {len(arrays)} arrays, "
-            f"{_human(nbytes)}")
+    return (
+        f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): {len(arrays)} arrays, "
+        f"{_human(nbytes)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         $ jaxinit convert pytorch_model.bin model.msgpack
     """
     parser = argparse.ArgumentParser(
-        prog="jaxinit", description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
-        "torch .pt, safetensors).")
+        prog="jaxinit",
+        description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
+        "torch .pt, safetensors).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     p_inspect = commands.add_parser("inspect", help="list names, shapes, dtypes and sizes")
     p_inspect.add_argument("file")
-    p_convert = commands.add_parser("convert", help="convert between formats (by extension: "
-                                    f"{', '.join(FORMATS)})")
+    p_convert = commands.add_parser(
+        "convert", help=f"convert between formats (by extension: {', '.join(FORMATS)})"
+    )
     p_convert.add_argument("src")
     p_convert.add_argument("dst")
     p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")

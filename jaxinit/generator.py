@@ -514,8 +514,10 @@ def _dtype_limits(dt: np.dtype) -> float:
 def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     """A shape as a tuple of non-negative ints (an int means a 1-D shape)."""
     try:
-        dims = (operator.index(shape),) if not isinstance(shape, Sequence) else tuple(
-            operator.index(d) for d in shape
+        dims = (
+            (operator.index(shape),)
+            if not isinstance(shape, Sequence)
+            else tuple(operator.index(d) for d in shape)
         )
     except TypeError as err:
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from err

@@ -84,16 +84,41 @@ _EXT_NDARRAY, _EXT_COMPLEX, _EXT_NPSCALAR = 1, 2, 3
 _DTYPES: dict[str, np.dtype] = {
     np.dtype(name).name: np.dtype(name)
     for name in (
-        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-        "float16", "float32", "float64", "complex64", "complex128",
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
     )
 }
 _DTYPES.update(
     (name, np.dtype(getattr(ml_dtypes, name)))
     for name in (
-        "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
-        "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn",
-        "float6_e2m3fn", "float6_e3m2fn", "int2", "int4", "uint2", "uint4",
+        "bfloat16",
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e4m3b11fnuz",
+        "float8_e3m4",
+        "float8_e4m3",
+        "float8_e8m0fnu",
+        "float4_e2m1fn",
+        "float6_e2m3fn",
+        "float6_e3m2fn",
+        "int2",
+        "int4",
+        "uint2",
+        "uint4",
     )
     if hasattr(ml_dtypes, name)
 )
@@ -111,14 +136,26 @@ class CheckpointError(ValueError):
 # Pytree walking in insertion order (jax.tree_util sorts dict keys; torch order matters here)
 # --------------------------------------------------------------------------------------------
 
+
 class _Opaque:
     """Base of jaxinit's internal leaves (file references, kept template leaves)."""
 
     __slots__ = ()
 
 
-_LEAF_TYPES = (np.ndarray, np.generic, jax.Array, jax.ShapeDtypeStruct, str, bytes, int, float,
-               complex, jax.sharding.Sharding, _Opaque)
+_LEAF_TYPES = (
+    np.ndarray,
+    np.generic,
+    jax.Array,
+    jax.ShapeDtypeStruct,
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    jax.sharding.Sharding,
+    _Opaque,
+)
 
 
 def _is_namedtuple(x: Any) -> bool:
@@ -376,8 +413,14 @@ class _Writer:
     array bytes go straight from the arrays' memory to the file while a worker thread
     checksums them (zlib releases the GIL)."""
 
-    def __init__(self, fd: int, pool: ThreadPoolExecutor, flusher: ThreadPoolExecutor,
-                 progress: Callable | None, total: int):
+    def __init__(
+        self,
+        fd: int,
+        pool: ThreadPoolExecutor,
+        flusher: ThreadPoolExecutor,
+        progress: Callable | None,
+        total: int,
+    ):
         self.fd, self.pool, self.progress, self.total = fd, pool, progress, total
         self.flusher, self.flushing = flusher, None
         self.pending = bytearray()
@@ -439,14 +482,19 @@ class _Writer:
         step = max(1, int(MAX_CHUNK_SIZE / itemsize))  # flax's _chunk
         starts = range(0, size, step)
         self.struct(
-            _map_header(3) + _pack(CHUNKED_KEY) + _pack(True) + _pack("shape")
-            + _pack({str(i): d for i, d in enumerate(out.shape)}) + _pack("chunks")
+            _map_header(3)
+            + _pack(CHUNKED_KEY)
+            + _pack(True)
+            + _pack("shape")
+            + _pack({str(i): d for i, d in enumerate(out.shape)})
+            + _pack("chunks")
             + _map_header(len(starts))
         )
         for i, start in enumerate(starts):
             count = min(step, size - start)
-            self.struct(_pack(str(i)) + _record_header(_EXT_NDARRAY, (count,), out.dtype,
-                                                       count * itemsize))
+            self.struct(
+                _pack(str(i)) + _record_header(_EXT_NDARRAY, (count,), out.dtype, count * itemsize)
+            )
             self.data(stream.take(count * itemsize))
 
 
@@ -494,8 +542,9 @@ def atomic_write(path: PathLike, write: Callable[[int, str], None]) -> None:
     while True:
         tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+            )
             break
         except FileExistsError:
             continue
@@ -581,8 +630,11 @@ class _AliasMarker(_Opaque):
 
 
 _FOREIGN = [
-    (b"PK\x03\x04", "a zip archive, as torch.save writes: read it with "
-     "jaxinit.interop.torch.load_pt, or convert it with `jaxinit convert FILE OUT.msgpack`"),
+    (
+        b"PK\x03\x04",
+        "a zip archive, as torch.save writes: read it with "
+        "jaxinit.interop.torch.load_pt, or convert it with `jaxinit convert FILE OUT.msgpack`",
+    ),
     (b"\x93NUMPY", "a numpy .npy file: read it with numpy.load"),
     (b"\x89HDF", "an HDF5 file (Keras?), not a msgpack checkpoint"),
 ]
@@ -594,11 +646,12 @@ def _sniff(head: bytes, size: int) -> str | None:
         if head.startswith(magic):
             return what
     if len(head) >= 3 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return ("a Python pickle (a legacy torch.save file?): jaxinit never unpickles arbitrary "
-                "objects; read torch files with jaxinit.interop.torch.load_pt (weights_only)")
+        return (
+            "a Python pickle (a legacy torch.save file?): jaxinit never unpickles arbitrary "
+            "objects; read torch files with jaxinit.interop.torch.load_pt (weights_only)"
+        )
     if len(head) >= 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
-        return ("a safetensors file: read it with "
-                "jaxinit.interop.safetensors.load_safetensors")
+        return "a safetensors file: read it with jaxinit.interop.safetensors.load_safetensors"
     return None
 
 
@@ -606,10 +659,33 @@ _STRUCTS: dict[str, struct.Struct] = {}
 # msgpack type bytes (besides the fix* ranges): constants, numbers, and length-prefixed types
 # (bin 8/16/32, ext 8/16/32, str 8/16/32, array 16/32, map 16/32) with their length's format.
 _CONSTANTS = {0xC0: None, 0xC2: False, 0xC3: True}
-_NUMBERS = {0xCA: ">f", 0xCB: ">d", 0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b",
-            0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
-_LENGTHS = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I", 0xC7: ">B", 0xC8: ">H", 0xC9: ">I", 0xD9: ">B",
-            0xDA: ">H", 0xDB: ">I", 0xDC: ">H", 0xDD: ">I", 0xDE: ">H", 0xDF: ">I"}
+_NUMBERS = {
+    0xCA: ">f",
+    0xCB: ">d",
+    0xCC: ">B",
+    0xCD: ">H",
+    0xCE: ">I",
+    0xCF: ">Q",
+    0xD0: ">b",
+    0xD1: ">h",
+    0xD2: ">i",
+    0xD3: ">q",
+}
+_LENGTHS = {
+    0xC4: ">B",
+    0xC5: ">H",
+    0xC6: ">I",
+    0xC7: ">B",
+    0xC8: ">H",
+    0xC9: ">I",
+    0xD9: ">B",
+    0xDA: ">H",
+    0xDB: ">I",
+    0xDC: ">H",
+    0xDD: ">I",
+    0xDE: ">H",
+    0xDF: ">I",
+}
 
 
 class _Parser:
@@ -631,8 +707,11 @@ class _Parser:
         if self.pos + n > self.end and self.in_record:
             self.fail("an array record is damaged: its contents overrun its length", path)
         if self.pos + n > self.end:
-            self.fail(f"the file is truncated: it ends at byte {self.end} in the middle of an "
-                      "entry, so it was not completely written or was cut short", path)
+            self.fail(
+                f"the file is truncated: it ends at byte {self.end} in the middle of an "
+                "entry, so it was not completely written or was cut short",
+                path,
+            )
 
     def take(self, n: int, path: Path) -> int:
         self.need(n, path)
@@ -664,8 +743,11 @@ class _Parser:
         if 0xD4 <= b <= 0xD8:  # fixext 1, 2, 4, 8, 16
             return self.ext(1 << (b - 0xD4), path)
         if b not in _LENGTHS:
-            self.fail(f"invalid msgpack byte 0x{b:02x} at offset {self.pos - 1}: the file is "
-                      "damaged or not a msgpack checkpoint", path)
+            self.fail(
+                f"invalid msgpack byte 0x{b:02x} at offset {self.pos - 1}: the file is "
+                "damaged or not a msgpack checkpoint",
+                path,
+            )
         n = self.unpack(_LENGTHS[b], path)
         if b <= 0xC6:
             return bytes(self.buf[self.take(n, path) : self.pos])
@@ -695,8 +777,11 @@ class _Parser:
             key_offset = self.pos
             key = self.value(path, depth + 1)
             if not isinstance(key, str):
-                self.fail(f"a map key at offset {key_offset} is {type(key).__name__}, not a "
-                          "string: not a checkpoint written by jaxinit or flax", path)
+                self.fail(
+                    f"a map key at offset {key_offset} is {type(key).__name__}, not a "
+                    "string: not a checkpoint written by jaxinit or flax",
+                    path,
+                )
             if key in out:
                 self.fail(f"the key {key!r} appears twice: the file is damaged", path)
             if depth == 0:
@@ -723,8 +808,9 @@ class _Parser:
             except (ValueError, TypeError, msgpack.UnpackException):
                 self.fail(f"the complex number at offset {start} is damaged", path)
         if code not in (_EXT_NDARRAY, _EXT_NPSCALAR):
-            self.fail(f"unknown msgpack extension type {code}: not written by jaxinit or flax",
-                      path)
+            self.fail(
+                f"unknown msgpack extension type {code}: not written by jaxinit or flax", path
+            )
         outer_end, self.end, self.pos, self.in_record = self.end, self.pos, start, True
         try:
             return self.record(code, path)
@@ -755,12 +841,14 @@ class _Parser:
                 "load (only numeric dtypes; object and structured arrays are refused)"
             )
         if math.prod(shape) * dtype.itemsize != nbytes or (code == _EXT_NPSCALAR and shape):
-            self.fail(f"an array record is damaged: shape {tuple(shape)} of {dtype.name} needs "
-                      f"{math.prod(shape) * dtype.itemsize} bytes, the record holds {nbytes}", path)
+            self.fail(
+                f"an array record is damaged: shape {tuple(shape)} of {dtype.name} needs "
+                f"{math.prod(shape) * dtype.itemsize} bytes, the record holds {nbytes}",
+                path,
+            )
         self.records.append((offset, nbytes))
         index = len(self.records) - 1
-        return _Ref(shape, dtype, [(offset, nbytes)], [index], code == _EXT_NPSCALAR,
-                    _dotted(path))
+        return _Ref(shape, dtype, [(offset, nbytes)], [index], code == _EXT_NPSCALAR, _dotted(path))
 
     def unchunk(self, d: dict, path: Path) -> _Ref:
         """flax's chunked form of a big array -> one _Ref over all the chunks."""
@@ -773,12 +861,19 @@ class _Parser:
         ok = ok and all(type(v) is int and v >= 0 for v in shape.values())
         if ok:
             dims = tuple(shape.values())
-            ok = (all(p.dtype == parts[0].dtype for p in parts)
-                  and sum(p.shape[0] for p in parts) == math.prod(dims))
+            ok = all(p.dtype == parts[0].dtype for p in parts) and sum(
+                p.shape[0] for p in parts
+            ) == math.prod(dims)
         if not ok:
             self.fail("a chunked array is damaged", path)
-        return _Ref(dims, parts[0].dtype, [s for p in parts for s in p.spans],
-                    [r for p in parts for r in p.records], False, _dotted(path))
+        return _Ref(
+            dims,
+            parts[0].dtype,
+            [s for p in parts for s in p.spans],
+            [r for p in parts for r in p.records],
+            False,
+            _dotted(path),
+        )
 
 
 class _Checkpoint(NamedTuple):
@@ -788,13 +883,18 @@ class _Checkpoint(NamedTuple):
 
 def _parse(buf: Any, size: int, source: str) -> _Checkpoint:
     if size == 0:
-        raise CheckpointError(f"{source}: the file is empty (an interrupted write by a tool "
-                              "that does not write atomically?)")
+        raise CheckpointError(
+            f"{source}: the file is empty (an interrupted write by a tool "
+            "that does not write atomically?)"
+        )
     head = bytes(buf[:16])
     foreign = _sniff(head, size)
     first = head[0]
-    container = 0x80 <= first <= 0x9F or first in (0xDC, 0xDD, 0xDE, 0xDF, 0xC7, 0xC8, 0xC9) or (
-        0xD4 <= first <= 0xD8)
+    container = (
+        0x80 <= first <= 0x9F
+        or first in (0xDC, 0xDD, 0xDE, 0xDF, 0xC7, 0xC8, 0xC9)
+        or (0xD4 <= first <= 0xD8)
+    )
     if foreign or not container:
         raise CheckpointError(
             f"{source}: not a jaxinit or flax msgpack checkpoint: it is "
@@ -808,10 +908,13 @@ def _parse(buf: Any, size: int, source: str) -> _Checkpoint:
             f"(byte {parser.pos}): the file is damaged, or two files were concatenated"
         )
     if not (isinstance(tree, dict) and META_KEY in tree):
-        if isinstance(tree, dict) and any(isinstance(v, dict) and v.get("format") == FORMAT
-                                           and "structure_crc32" in v for v in tree.values()):
-            raise CheckpointError(f"{source}: the file is corrupted: the key of its "
-                                  f"'{META_KEY}' entry is damaged")
+        if isinstance(tree, dict) and any(
+            isinstance(v, dict) and v.get("format") == FORMAT and "structure_crc32" in v
+            for v in tree.values()
+        ):
+            raise CheckpointError(
+                f"{source}: the file is corrupted: the key of its '{META_KEY}' entry is damaged"
+            )
         return _Checkpoint(_resolve(tree, [], source), None)  # a flax file: no checksums
     meta = tree.pop(META_KEY)
     _check_meta(meta, parser, source)
@@ -880,8 +983,13 @@ def _resolve(tree: Any, sequences: list, source: str) -> Any:
     tree = visit(tree, ())
     damaged = CheckpointError(f"{source}: the '{META_KEY}' entry is damaged (sequences)")
     for entry in sequences:
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("list", "tuple")
-                and isinstance(entry[0], list) and all(isinstance(k, str) for k in entry[0])):
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and entry[1] in ("list", "tuple")
+            and isinstance(entry[0], list)
+            and all(isinstance(k, str) for k in entry[0])
+        ):
             raise damaged
     for path, kind in sorted(sequences, key=lambda entry: -len(entry[0])):  # innermost first
         parent, node = None, tree
@@ -915,8 +1023,15 @@ class _FileReader:
     """Reads ``_Ref`` arrays into fresh 64-byte aligned buffers (one copy, no mmap pages kept
     resident); a worker thread checksums each block while the next one is read."""
 
-    def __init__(self, file: Any, crcs: list[int] | None, source: str,
-                 pool: ThreadPoolExecutor, progress: Callable | None, total: int):
+    def __init__(
+        self,
+        file: Any,
+        crcs: list[int] | None,
+        source: str,
+        pool: ThreadPoolExecutor,
+        progress: Callable | None,
+        total: int,
+    ):
         self.file, self.crcs, self.source, self.pool = file, crcs, source, pool
         self.progress, self.total, self.done = progress, total, 0
         self.checks: list[tuple[_Ref, int, Future]] = []
@@ -942,8 +1057,10 @@ class _FileReader:
         while len(view):
             n = self.file.readinto(view)
             if not n:
-                raise CheckpointError(f"{self.source}: the file became shorter while "
-                                      f"'{ref.name}' was read (was it overwritten?)")
+                raise CheckpointError(
+                    f"{self.source}: the file became shorter while "
+                    f"'{ref.name}' was read (was it overwritten?)"
+                )
             view = view[n:]
             self.done += n
         if self.progress is not None:
@@ -1013,8 +1130,10 @@ def _match(tree: Any, like: Any, *, strict: bool, source: str) -> tuple[Any, Inc
     for path, leaf in _walk(tree):
         name = _dotted(path)
         if name in leaves:
-            raise CheckpointError(f"{source}: two entries are both named '{name}' (a key with "
-                                  "dots and a nested dict): rename one")
+            raise CheckpointError(
+                f"{source}: two entries are both named '{name}' (a key with "
+                "dots and a nested dict): rename one"
+            )
         leaves[name] = leaf
     missing: list[str] = []
     errors: list[str] = []
@@ -1030,34 +1149,45 @@ def _match(tree: Any, like: Any, *, strict: bool, source: str) -> tuple[Any, Inc
         if not (hasattr(want, "shape") and hasattr(want, "dtype")):
             return got
         if not _is_source(got):
-            errors.append(f'While copying the parameter named "{name}", expected an array from '
-                          f"checkpoint but received {type(got)}")
+            errors.append(
+                f'While copying the parameter named "{name}", expected an array from '
+                f"checkpoint but received {type(got)}"
+            )
             return got
         if tuple(got.shape) != tuple(want.shape):
-            errors.append(f"size mismatch for {name}: copying a param with shape "
-                          f"{_fmt_shape(got.shape)} from checkpoint, the shape in current model "
-                          f"is {_fmt_shape(want.shape)}.")
+            errors.append(
+                f"size mismatch for {name}: copying a param with shape "
+                f"{_fmt_shape(got.shape)} from checkpoint, the shape in current model "
+                f"is {_fmt_shape(want.shape)}."
+            )
         dtype = _loaded_dtype(np.dtype(got.dtype))
         if dtype != np.dtype(want.dtype):
-            errors.append(f"dtype mismatch for {name}: copying a param with dtype {dtype.name} "
-                          f"from checkpoint, the dtype in current model is "
-                          f"{np.dtype(want.dtype).name}.")
+            errors.append(
+                f"dtype mismatch for {name}: copying a param with dtype {dtype.name} "
+                f"from checkpoint, the dtype in current model is "
+                f"{np.dtype(want.dtype).name}."
+            )
         return got
 
     result = _rebuild(like, take)
     consumed = {id(leaves[n]) for n in taken if _is_source(leaves[n])}
-    unexpected = [n for n, leaf in leaves.items()
-                  if n not in taken and not (_is_source(leaf) and id(leaf) in consumed)]
+    unexpected = [
+        n
+        for n, leaf in leaves.items()
+        if n not in taken and not (_is_source(leaf) and id(leaf) in consumed)
+    ]
     lines = []
     if strict and missing:
         lines.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
     if strict and unexpected:
-        lines.append("Unexpected key(s) in state_dict: "
-                     + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        lines.append(
+            "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". "
+        )
     lines += errors
     if lines:
-        raise CheckpointError(f"Error(s) in loading state_dict from {source}:\n\t"
-                              + "\n\t".join(lines))
+        raise CheckpointError(
+            f"Error(s) in loading state_dict from {source}:\n\t" + "\n\t".join(lines)
+        )
     return result, IncompatibleKeys(missing, unexpected)
 
 
@@ -1074,8 +1204,10 @@ class _Placer:
             self.shardings = dict(_walk(sharding))
             bad = [v for v in self.shardings.values() if not isinstance(v, jax.sharding.Sharding)]
             if bad:
-                raise TypeError(f"sharding= takes a jax.sharding.Sharding or a pytree of them; "
-                                f"got {type(bad[0]).__name__}")
+                raise TypeError(
+                    f"sharding= takes a jax.sharding.Sharding or a pytree of them; "
+                    f"got {type(bad[0]).__name__}"
+                )
 
     def target(self, path: Path) -> Any:
         if self.shardings is None:
@@ -1083,8 +1215,10 @@ class _Placer:
         prefixes = (path[:i] for i in range(len(path), -1, -1))
         target = next((self.shardings[p] for p in prefixes if p in self.shardings), None)
         if target is None:
-            raise ValueError(f"sharding= has no entry for '{_dotted(path)}' (nor for any "
-                             "enclosing dict); give one, or a single Sharding for all")
+            raise ValueError(
+                f"sharding= has no entry for '{_dotted(path)}' (nor for any "
+                "enclosing dict); give one, or a single Sharding for all"
+            )
         return target
 
     def place(self, batch: list[tuple[Path, np.ndarray]]) -> list[jax.Array]:
@@ -1102,8 +1236,9 @@ class _Placer:
                 try:
                     jax.device_put(host, target)
                 except ValueError as err:
-                    raise ValueError(f"cannot place '{_dotted(path)}' of shape {host.shape} on "
-                                     f"{target}: {err}") from err
+                    raise ValueError(
+                        f"cannot place '{_dotted(path)}' of shape {host.shape} on {target}: {err}"
+                    ) from err
             raise
 
 
@@ -1114,15 +1249,25 @@ def _narrow(host: np.ndarray, name: str, source: str) -> np.ndarray:
         return host
     info = np.iinfo(dtype)
     if host.size and (host.min() < info.min or host.max() > info.max):
-        raise CheckpointError(f"{source}: '{name}' holds {host.dtype.name} values outside the "
-                              f"{dtype.name} range while jax_enable_x64 is off. {X64_HINT}.")
+        raise CheckpointError(
+            f"{source}: '{name}' holds {host.dtype.name} values outside the "
+            f"{dtype.name} range while jax_enable_x64 is off. {X64_HINT}."
+        )
     out = aligned_empty(host.size * dtype.itemsize).view(dtype).reshape(host.shape)
     out[...] = host
     return out
 
 
-def assemble(tree: Any, *, like: Any, strict: bool, device: Any, sharding: Any, source: str,
-             read: Callable[[Any], Any] = lambda x: x) -> Any:
+def assemble(
+    tree: Any,
+    *,
+    like: Any,
+    strict: bool,
+    device: Any,
+    sharding: Any,
+    source: str,
+    read: Callable[[Any], Any] = lambda x: x,
+) -> Any:
     """Check ``tree`` (leaves: file refs or numpy arrays) against ``like`` and place it.
 
     Every check runs before any array is read; ``read`` turns a leaf into a host array. Returns
@@ -1133,11 +1278,18 @@ def assemble(tree: Any, *, like: Any, strict: bool, device: Any, sharding: Any, 
         structure, incompatible = tree, IncompatibleKeys([], [])
     else:
         structure, incompatible = _match(tree, like, strict=strict, source=source)
-    wide = [_dotted(p) for p, leaf in _walk(structure) if _is_source(leaf)
-            and not x64_enabled() and np.dtype(leaf.dtype).name in ("float64", "complex128")]
+    wide = [
+        _dotted(p)
+        for p, leaf in _walk(structure)
+        if _is_source(leaf)
+        and not x64_enabled()
+        and np.dtype(leaf.dtype).name in ("float64", "complex128")
+    ]
     if wide:
-        raise CheckpointError(f"{source}: {', '.join(repr(n) for n in dict.fromkeys(wide))} "
-                              f"are 64-bit floats but jax_enable_x64 is off. {X64_HINT}.")
+        raise CheckpointError(
+            f"{source}: {', '.join(repr(n) for n in dict.fromkeys(wide))} "
+            f"are 64-bit floats but jax_enable_x64 is off. {X64_HINT}."
+        )
     sources: dict[int, tuple[Path, Any]] = {}  # each array once (ties), in order
     for path, leaf in _walk(structure):
         if _is_source(leaf):
@@ -1171,15 +1323,33 @@ def assemble(tree: Any, *, like: Any, strict: bool, device: Any, sharding: Any, 
 
 
 @overload
-def load(path: PathLike, *, like: Any = ..., strict: Literal[True] = ..., device: Any = ...,
-         sharding: Any = ...) -> Any: ...
+def load(
+    path: PathLike,
+    *,
+    like: Any = ...,
+    strict: Literal[True] = ...,
+    device: Any = ...,
+    sharding: Any = ...,
+) -> Any: ...
 @overload
-def load(path: PathLike, *, like: Any = ..., strict: Literal[False], device: Any = ...,
-         sharding: Any = ...) -> tuple[Any, IncompatibleKeys]: ...
+def load(
+    path: PathLike,
+    *,
+    like: Any = ...,
+    strict: Literal[False],
+    device: Any = ...,
+    sharding: Any = ...,
+) -> tuple[Any, IncompatibleKeys]: ...
 
 
-def load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any = None,
-         sharding: Any = None) -> Any:
+def load(
+    path: PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """Load a checkpoint written by :func:`save` or by flax (``to_bytes``, ``msgpack_serialize``).
 
     Without ``like``: the saved object, arrays as jax arrays (lists, tuples and ties restored;
@@ -1231,11 +1401,25 @@ def load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any =
     return _load(path, like=like, strict=strict, device=device, sharding=sharding)
 
 
-def _load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any = None,
-          sharding: Any = None, progress: Callable[[int, int], None] | None = None) -> Any:
+def _load(
+    path: PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
     with _reading(path, progress) as (tree, reader, source):
-        result = assemble(tree, like=like, strict=strict, device=device, sharding=sharding,
-                          source=source, read=reader)
+        result = assemble(
+            tree,
+            like=like,
+            strict=strict,
+            device=device,
+            sharding=sharding,
+            source=source,
+            read=reader,
+        )
         reader.finish()
     return result
 

@@ -28,15 +28,28 @@ from jaxinit._tree import unflatten
 __all__ = ["load_safetensors", "save_safetensors"]
 
 ALIASES_KEY = "jaxinit.aliases"
-INSTALL_HINT = ('this needs safetensors, an optional dependency of jaxinit: '
-                'pip install "jaxinit[safetensors]"')
+INSTALL_HINT = (
+    'this needs safetensors, an optional dependency of jaxinit: pip install "jaxinit[safetensors]"'
+)
 
 # safetensors' dtype codes -> numpy dtype names (the names jaxinit shows everywhere).
 DTYPE_NAMES = {
-    "BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16",
-    "I32": "int32", "U32": "uint32", "I64": "int64", "U64": "uint64", "F16": "float16",
-    "BF16": "bfloat16", "F32": "float32", "F64": "float64", "C64": "complex64",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "I16": "int16",
+    "U16": "uint16",
+    "I32": "int32",
+    "U32": "uint32",
+    "I64": "int64",
+    "U64": "uint64",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "C64": "complex64",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
 }
 
 
@@ -61,8 +74,9 @@ def read_header(path: str | os.PathLike) -> tuple[list[tuple[str, tuple, str]], 
                 entries.append((name, tuple(view.get_shape()), DTYPE_NAMES.get(code, code)))
             metadata = file.metadata() or {}
     except safetensors.SafetensorError as err:
-        raise _ser.CheckpointError(f"{os.fspath(path)!r}: not a valid safetensors file ({err})"
-                                   ) from err
+        raise _ser.CheckpointError(
+            f"{os.fspath(path)!r}: not a valid safetensors file ({err})"
+        ) from err
     return entries, _aliases(metadata, path)
 
 
@@ -70,18 +84,23 @@ def _aliases(metadata: Mapping[str, str], path: Any) -> dict[str, str]:
     try:
         aliases = json.loads(metadata.get(ALIASES_KEY, "{}"))
     except json.JSONDecodeError as err:
-        raise _ser.CheckpointError(f"{os.fspath(path)!r}: metadata {ALIASES_KEY!r} is damaged"
-                                   ) from err
+        raise _ser.CheckpointError(
+            f"{os.fspath(path)!r}: metadata {ALIASES_KEY!r} is damaged"
+        ) from err
     return aliases
 
 
-def read_host(path: str | os.PathLike, *,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def read_host(
+    path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """The file as nested numpy arrays, dtypes exactly as stored, ties restored."""
     safetensors = _safetensors()
     entries, aliases = read_header(path)
-    total = sum(int(np.prod(shape)) * _ser._DTYPES[dtype].itemsize
-                for _, shape, dtype in entries if dtype in _ser._DTYPES)
+    total = sum(
+        int(np.prod(shape)) * _ser._DTYPES[dtype].itemsize
+        for _, shape, dtype in entries
+        if dtype in _ser._DTYPES
+    )
     flat: dict[str, Any] = {}
     done = 0
     try:
@@ -95,14 +114,21 @@ def read_host(path: str | os.PathLike, *,
         raise _ser.CheckpointError(f"{os.fspath(path)!r}: cannot read it ({err})") from err
     for alias, source in aliases.items():
         if source not in flat:
-            raise _ser.CheckpointError(f"{os.fspath(path)!r}: alias {alias!r} names "
-                                       f"{source!r}, which the file lacks")
+            raise _ser.CheckpointError(
+                f"{os.fspath(path)!r}: alias {alias!r} names {source!r}, which the file lacks"
+            )
         flat[alias] = flat[source]
     return unflatten(flat)
 
 
-def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
-                     device: Any = None, sharding: Any = None) -> Any:
+def load_safetensors(
+    path: str | os.PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """Read a safetensors file as nested jaxinit variables (jax arrays).
 
     ``'hidden.weight'`` -> ``variables['hidden']['weight']``, same shape and bits. Ties saved by
@@ -115,8 +141,14 @@ def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool 
         >>> variables = load_safetensors("model.safetensors", like=template)
     """
     host = read_host(path)
-    return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
-                         source=repr(os.fspath(path)))
+    return _ser.assemble(
+        host,
+        like=like,
+        strict=strict,
+        device=device,
+        sharding=sharding,
+        source=repr(os.fspath(path)),
+    )
 
 
 def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -130,8 +162,10 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         if not path:
             raise TypeError("safetensors stores named arrays: give a dict of arrays")
         if not isinstance(leaf, (np.ndarray, jax.Array)):
-            raise TypeError(f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
-                            "which stores arrays only")
+            raise TypeError(
+                f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
+                "which stores arrays only"
+            )
         key = _ser._identity(leaf)
         if key is not None and key in first:
             aliases[name] = first[key]
@@ -145,8 +179,9 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, aliases
 
 
-def save_safetensors(variables: Any, path: str | os.PathLike, *,
-                     metadata: Mapping[str, str] | None = None) -> None:
+def save_safetensors(
+    variables: Any, path: str | os.PathLike, *, metadata: Mapping[str, str] | None = None
+) -> None:
     """Write variables (nested dicts of arrays) to a safetensors file, atomically.
 
     Names are dotted (``'hidden.weight'``), values keep their bits. A tie is written once and

@@ -54,8 +54,22 @@ def _torch() -> Any:
 @cache
 def _dtypes(torch: Any) -> dict[Any, np.dtype]:
     """torch dtype -> numpy dtype, for every dtype both sides have."""
-    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",
-             "float16", "float32", "float64", "complex64", "complex128"]
+    names = [
+        "bool",
+        "uint8",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
     table = {getattr(torch, n): np.dtype(n) for n in names if hasattr(torch, n)}
     for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
         if hasattr(torch, name) and hasattr(ml_dtypes, name):
@@ -107,8 +121,7 @@ def numpy_to_tensor(array: Any) -> Any:
 def _storage_key(t: Any) -> tuple | None:
     if t.numel() == 0:
         return None
-    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(),
-            t.dtype)
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
 
 
 def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None) -> Any:
@@ -151,8 +164,10 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
         if x is None or isinstance(x, (bool, int, float, str, complex, bytes)):
             return x
-        raise TypeError(f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
-                        "tensors in dicts, lists and tuples")
+        raise TypeError(
+            f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
+            "tensors in dicts, lists and tuples"
+        )
 
     return convert(obj, ())
 
@@ -169,8 +184,11 @@ def host_to_torch(obj: Any) -> Any:
             if key is not None and key in memo:
                 return memo[key]
             tensor = numpy_to_tensor(x)
-            if path and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED and (
-                    tensor.dtype == torch.int32):
+            if (
+                path
+                and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED
+                and (tensor.dtype == torch.int32)
+            ):
                 tensor = tensor.to(torch.int64)
             if key is not None:
                 memo[key] = tensor
@@ -208,8 +226,14 @@ def read_pt(path: str | os.PathLike) -> Any:
         ) from err
 
 
-def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True,
-               device: Any = None, sharding: Any = None) -> Any:
+def from_torch(
+    state_dict_or_path: Any,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """A torch ``state_dict`` (or a ``.pt`` file) as nested jaxinit variables.
 
     ``{'hidden.weight': W, 'hidden.bias': b}`` -> ``{'hidden': {'weight': w, 'bias': b}}`` with
@@ -235,12 +259,19 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
     else:
         source, obj = "torch state_dict", state_dict_or_path
     host = torch_to_host(obj)
-    return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
-                         source=source)
+    return _ser.assemble(
+        host, like=like, strict=strict, device=device, sharding=sharding, source=source
+    )
 
 
-def load_pt(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
-            device: Any = None, sharding: Any = None) -> Any:
+def load_pt(
+    path: str | os.PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """Read a ``.pt`` / ``.pth`` / ``.bin`` file written by ``torch.save`` as jaxinit variables.
 
     Same as ``from_torch(path, ...)``. The file is read with ``torch.load(weights_only=True)``:
@@ -251,8 +282,7 @@ def load_pt(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
         >>> torch.save(net.state_dict(), "mlp.pt")
         >>> variables = load_pt("mlp.pt", like=template)
     """
-    return from_torch(os.fspath(path), like=like, strict=strict, device=device,
-                      sharding=sharding)
+    return from_torch(os.fspath(path), like=like, strict=strict, device=device, sharding=sharding)
 
 
 def to_torch(variables: Any) -> OrderedDict:

@@ -34,6 +34,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
+from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .channelshuffle import ChannelShuffle
 from .container import ModuleDict, ModuleList, Sequential
@@ -108,8 +109,16 @@ from .pooling import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .sparse import Embedding, EmbeddingBag
 from .summary import summary
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .tying import UndeclaredTieError, tied_names
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -164,6 +173,8 @@ __all__ = [
     "GELU",
     "GLU",
     "GroupNorm",
+    "GRU",
+    "GRUCell",
     "Hardshrink",
     "Hardsigmoid",
     "Hardswish",
@@ -187,6 +198,8 @@ __all__ = [
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",
+    "LSTM",
+    "LSTMCell",
     "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
@@ -199,6 +212,7 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MSELoss",
+    "MultiheadAttention",
     "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss",
     "MultiMarginLoss",
@@ -218,6 +232,9 @@ __all__ = [
     "ReplicationPad2d",
     "ReplicationPad3d",
     "RMSNorm",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
     "RReLU",
     "SELU",
     "Sequential",
@@ -236,6 +253,11 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
     "tied_names",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "TripletMarginWithDistanceLoss",
     "UndeclaredTieError",

@@ -167,9 +167,7 @@ class _TensorMethods:
         """torch's ``Tensor.clamp_(min, max)`` (a patch, draws nothing)."""
         if min is None and max is None:
             raise ValueError("clamp_: At least one of 'min' or 'max' must not be None")
-        return self._patch(
-            lambda v, k: _xp(v).clip(v, min, max), f"clamp_({min!r}, {max!r})"
-        )
+        return self._patch(lambda v, k: _xp(v).clip(v, min, max), f"clamp_({min!r}, {max!r})")
 
 
 def _xp(value: Any) -> Any:
@@ -297,8 +295,13 @@ def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[st
         key=operator.itemgetter(0),
     )
     values: dict[str, Any] = {}
-    for _, name, fn in events:
+    done: dict[int, str] = {}  # sequence number -> the declaration that ran it
+    for seq, name, fn in events:
         decl = decls[name]
+        src = done.setdefault(seq, name)
+        if src != name:  # a deep copy (copy.deepcopy, torch's _get_clones) of one tensor:
+            values[name] = values[src].copy()  # torch drew once, before copying
+            continue
         if isinstance(fn, _Patched) and name in values:
             values[name] = fn.apply(values[name], key)
         else:

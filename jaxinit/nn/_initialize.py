@@ -116,6 +116,7 @@ def _one_draw_initializers() -> frozenset:
         }
     )
 
+
 _F32 = np.dtype(np.float32)
 
 

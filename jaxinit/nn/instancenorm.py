@@ -86,8 +86,14 @@ class _InstanceNorm(Module):
         use_input_stats = self.training or not self.track_running_stats
         momentum = self.momentum if self.momentum is not None else 0.0  # torch: no update
         y, mean, var = F._instance_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias,
-            use_input_stats, momentum, self.eps,
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            use_input_stats,
+            momentum,
+            self.eps,
         )
         if self.training and self.track_running_stats:
             self.running_mean = mean

@@ -180,9 +180,7 @@ class Module:
 
     def _register(self, kind: str, table: dict, name: str, value: Any) -> None:
         _check_name(kind, name)
-        if name not in table and (
-            name in self.__dict__ or any(name in t for t in self._tables())
-        ):
+        if name not in table and (name in self.__dict__ or any(name in t for t in self._tables())):
             raise KeyError(f"attribute '{name}' already exists")
         if name not in table:  # re-assigning an existing name keeps its slot, as torch
             self._forget(name)
@@ -322,9 +320,7 @@ class Module:
         if missing:
             lines.append("missing: " + ", ".join(missing))
             if all(plan.is_buffer(m) for m in missing):
-                lines.append(
-                    "these are buffers: pass net.merge(params, buffers), not params alone"
-                )
+                lines.append("these are buffers: pass net.merge(params, buffers), not params alone")
         for name in unexpected:
             canon = plan.canonical(name)
             if canon != name and canon in plan.entries:

@@ -90,8 +90,13 @@ class Embedding(Module):
 
     def forward(self, input: jax.Array) -> jax.Array:
         return F.embedding(
-            input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq, self.sparse,
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
         )
 
     def extra_repr(self) -> str:
@@ -159,9 +164,17 @@ class EmbeddingBag(Module):
         per_sample_weights: jax.Array | None = None,
     ) -> jax.Array:
         return F.embedding_bag(
-            input, self.weight, offsets, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
-            self.include_last_offset, self.padding_idx,
+            input,
+            self.weight,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
         )
 
     def extra_repr(self) -> str:

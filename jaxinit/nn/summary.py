@@ -122,8 +122,7 @@ def summary(
         owned = sum(
             s
             for n, s in sizes.items()
-            if isinstance(plan.entries[n], Parameter)
-            and (path == "" or n.startswith(path + "."))
+            if isinstance(plan.entries[n], Parameter) and (path == "" or n.startswith(path + "."))
         )
         rows.append(
             LayerRow(

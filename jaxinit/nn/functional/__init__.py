@@ -55,6 +55,7 @@ from .adaptive_pooling import (
     adaptive_max_pool2d,
     adaptive_max_pool3d,
 )
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .ctc import ctc_loss
 from .distance import cdist, cosine_similarity, pairwise_distance
@@ -110,6 +111,7 @@ from .pooling import (
     max_unpool2d,
     max_unpool3d,
 )
+from .rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .sparse import embedding, embedding_bag, one_hot
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .vision import affine_grid, grid_sample
@@ -161,6 +163,7 @@ __all__ = [
     "glu",
     "grid_sample",
     "group_norm",
+    "gru_cell",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
@@ -182,6 +185,7 @@ __all__ = [
     "lp_pool1d",
     "lp_pool2d",
     "lp_pool3d",
+    "lstm_cell",
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
@@ -191,6 +195,7 @@ __all__ = [
     "max_unpool3d",
     "mish",
     "mse_loss",
+    "multi_head_attention_forward",
     "multi_margin_loss",
     "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
@@ -207,8 +212,11 @@ __all__ = [
     "relu6",
     "relu_",
     "rms_norm",
+    "rnn_relu_cell",
+    "rnn_tanh_cell",
     "rrelu",
     "rrelu_",
+    "scaled_dot_product_attention",
     "selu",
     "selu_",
     "set_conv_backend",

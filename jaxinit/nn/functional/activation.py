@@ -84,9 +84,7 @@ def relu6(input: jax.Array, inplace: bool = False) -> jax.Array:
     return hardtanh(input, 0.0, 6.0)
 
 
-def leaky_relu(
-    input: jax.Array, negative_slope: float = 0.01, inplace: bool = False
-) -> jax.Array:
+def leaky_relu(input: jax.Array, negative_slope: float = 0.01, inplace: bool = False) -> jax.Array:
     """``x if x > 0 else negative_slope * x``.
 
     Example: ``F.leaky_relu(jnp.array([-2.0]), 0.1)`` is ``[-0.2]``.
@@ -266,9 +264,7 @@ def tanhshrink(input: jax.Array) -> jax.Array:
     return input - jnp.tanh(input)
 
 
-def threshold(
-    input: jax.Array, threshold: float, value: float, inplace: bool = False
-) -> jax.Array:
+def threshold(input: jax.Array, threshold: float, value: float, inplace: bool = False) -> jax.Array:
     """``x if x > threshold else value``.
 
     Example: ``F.threshold(jnp.array([0.5, 2.0]), 1.0, -1.0)`` is ``[-1., 2.]``.
@@ -326,8 +322,7 @@ def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
     weight = jnp.asarray(weight)
     if weight.ndim > 1:
         raise RuntimeError(
-            "prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = "
-            f"{weight.ndim}"
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}"
         )
     if weight.size != 1:
         if input.ndim == 0:

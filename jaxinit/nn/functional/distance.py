@@ -34,9 +34,7 @@ def _pnorm(d: jax.Array, p: float, axis: int, keepdims: bool = False) -> jax.Arr
     return jnp.sum(a**p, axis=axis, keepdims=keepdims) ** (1.0 / p)
 
 
-def cosine_similarity(
-    x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8
-) -> jax.Array:
+def cosine_similarity(x1: jax.Array, x2: jax.Array, dim: int = 1, eps: float = 1e-8) -> jax.Array:
     """``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps))`` along ``dim`` (the operands
     broadcast), as torch.
 
@@ -64,9 +62,9 @@ def pairwise_distance(
     return _pnorm(a - b + eps, p, a.ndim - 1 if a.ndim else 0, keepdim)
 
 
-def cdist(x1: jax.Array, x2: jax.Array, p: float = 2.0, compute_mode: str | None = None) -> (
-    jax.Array
-):
+def cdist(
+    x1: jax.Array, x2: jax.Array, p: float = 2.0, compute_mode: str | None = None
+) -> jax.Array:
     """``out[..., i, j] = ||x1[..., i, :] - x2[..., j, :]||_p`` for ``x1 (..., P, M)`` and
     ``x2 (..., R, M)`` (torch.cdist; computed from the differences, so ``compute_mode`` has
     no effect).
@@ -79,12 +77,12 @@ def cdist(x1: jax.Array, x2: jax.Array, p: float = 2.0, compute_mode: str | None
     if a.ndim < 2 or b.ndim < 2:
         raise RuntimeError(
             f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D"
-            if a.ndim < 2 else f"cdist only supports at least 2D tensors, X2 got: {b.ndim}D"
+            if a.ndim < 2
+            else f"cdist only supports at least 2D tensors, X2 got: {b.ndim}D"
         )
     if a.shape[-1] != b.shape[-1]:
         raise RuntimeError(
-            "X1 and X2 must have the same number of columns. X1: "
-            f"{a.shape[-1]} X2: {b.shape[-1]}"
+            f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: {b.shape[-1]}"
         )
     diff = a[..., :, None, :] - b[..., None, :, :]
     return _pnorm(diff, p, diff.ndim - 1)

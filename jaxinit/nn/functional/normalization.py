@@ -59,9 +59,7 @@ def _scale_shift(y: jax.Array, weight: Any, bias: Any, ndim: int) -> jax.Array:
     return y
 
 
-def _running_update(
-    running: jax.Array, batch: jax.Array, factor: Any
-) -> jax.Array:
+def _running_update(running: jax.Array, batch: jax.Array, factor: Any) -> jax.Array:
     """``(1 - f) * running + f * batch`` (torch's momentum convention)."""
     f = jnp.asarray(factor, batch.dtype)
     return (1 - f) * running.astype(batch.dtype) + f * batch
@@ -135,9 +133,7 @@ def batch_norm(
 
         y = F.batch_norm(x, None, None, training=True)   # x (N, C, ...) normalised per C
     """
-    return _batch_norm(
-        input, running_mean, running_var, weight, bias, training, momentum, eps
-    )[0]
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)[0]
 
 
 def _instance_norm(

@@ -103,4 +103,3 @@ def fuse_conv_bn_eval(
         transpose,
     )
     return fused_conv, {"weight": weight, "bias": bias}
-
