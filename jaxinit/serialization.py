@@ -59,7 +59,7 @@ import msgpack
 import numpy as np
 
 from jaxinit._dtypes import X64_HINT, x64_enabled
-from jaxinit.nn.module import IncompatibleKeys  # one class for models and checkpoints
+from jaxinit._state import IncompatibleKeys  # one class for models and checkpoints
 
 __all__ = ["CheckpointError", "IncompatibleKeys", "load", "save"]
 
