@@ -56,8 +56,8 @@ class Frame:
         if self.key is None:
             what = type(module).__name__
             raise ValueError(
-                f"{what} needs randomness in this call: pass a key, e.g. "
-                "net(variables, x, train=True, key=jax.random.key(0))"
+                f"{what} needs randomness in this call: pass a PRNG key, e.g. "
+                "net(variables, x, train=True, rng=jax.random.key(0))"
             )
         path = self.plan.module_paths[id(module)]
         n = self._key_counts.get(path, 0)

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._tree import iter_flat
+from ._derived import declared_value
 from ._plan import join, plan_of
 from .parameter import Buffer, Parameter
 
@@ -20,13 +21,16 @@ class Traversal:
         self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
         """Pre-order ``(name, module)`` pairs, the root named ``''``; a module reached twice
-        is listed once (first name) unless ``remove_duplicate=False``."""
+        is listed once (first name) unless ``remove_duplicate=False``. ``memo`` is a set of
+        modules already seen (skipped with their subtrees), as torch.
+
+        Example: ``[name for name, _ in net.named_modules(prefix="net")]``."""
         if memo is None:
             memo = set()
         if remove_duplicate:
-            if id(self) in memo:
+            if self in memo:
                 return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, child in self._tables()[2].items():
             if child is None:
@@ -78,6 +82,8 @@ class Traversal:
                 value = decl
             elif canon in flat:
                 value = flat[canon]
+            elif canon in plan.derived:
+                value = declared_value(decl, canon)
             else:
                 continue  # e.g. buffers asked of a params-only tree
             yield join(prefix, name), value
@@ -95,9 +101,13 @@ class Traversal:
         ``net.named_parameters(grads)``."""
         return self._named(variables, Parameter, prefix, recurse, remove_duplicate)
 
-    def parameters(self, variables: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every parameter array (or declaration, without ``variables``), tied ones once."""
-        for _, v in self.named_parameters(variables):
+    def parameters(
+        self, variables: Mapping[str, Any] | None = None, recurse: bool = True
+    ) -> Iterator[Any]:
+        """Every parameter array (or declaration, without ``variables``), tied ones once;
+        ``recurse=False``: this module's own only. Example: ``sum(p.size for p in
+        net.parameters(variables))``."""
+        for _, v in self.named_parameters(variables, recurse=recurse):
             yield v
 
     def named_buffers(
@@ -110,8 +120,12 @@ class Traversal:
         """``(name, array)`` for every buffer, non-persistent ones included, as torch."""
         return self._named(variables, Buffer, prefix, recurse, remove_duplicate)
 
-    def buffers(self, variables: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every buffer array (or declaration, without ``variables``)."""
-        for _, v in self.named_buffers(variables):
+    def buffers(
+        self, variables: Mapping[str, Any] | None = None, recurse: bool = True
+    ) -> Iterator[Any]:
+        """Every buffer array (or declaration, without ``variables``), non-persistent ones
+        included (their declared values when the tree leaves them out); ``recurse=False``:
+        this module's own only."""
+        for _, v in self.named_buffers(variables, recurse=recurse):
             yield v
 

@@ -15,7 +15,8 @@ from .._dtypes import canonical_dtype
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
-from ._initialize import draw, initialize
+from ._derived import declared_value
+from ._initialize import draw, initialize, is_torch_generator
 from ._plan import join, plan_of
 from .parameter import Buffer, _as_numpy
 
@@ -45,7 +46,10 @@ class VariableOps:
             else:
                 shardings = {n: sharding for n in plan.entries}
             shardings = {n: s for n, s in shardings.items() if s is not None}
-        return initialize(plan, key, shardings)
+        values = initialize(plan, key, shardings)
+        if not plan.derived:
+            return values
+        return unflatten({n: v for n, v in iter_flat(values) if n not in plan.derived})
 
     def reset_parameters(self, key: Any) -> None:
         """Redraw this module's own variables from their declarations, inside
@@ -58,7 +62,12 @@ class VariableOps:
                 "fresh variables for a whole model use net.init(key)"
             )
         for local, canon in frame.plan.slots[id(self)].items():
-            frame.write(self, local, draw(frame.plan.entries[canon], key, canon))
+            decl = frame.plan.entries[canon]
+            if is_torch_generator(key):
+                value = decl.init(key, decl.shape, decl.dtype)
+            else:
+                value = draw(decl, key, canon)
+            frame.write(self, local, value)
 
 
     def get(self, variables: Mapping[str, Any], name: str) -> Any:
@@ -71,6 +80,8 @@ class VariableOps:
         node: Any = variables
         for part in canon.split("."):
             if not isinstance(node, Mapping) or part not in node:
+                if canon in plan.derived:
+                    return declared_value(plan.derived[canon], canon)
                 raise KeyError(f"{name!r} is not a variable or module of {type(self).__name__}")
             node = node[part]
         return node
@@ -102,7 +113,9 @@ class VariableOps:
         """torch's ``net.apply(fn)``, functionally: ``fn(module, key)`` is called for every
         distinct module, children first (post-order), with the module's variables bound --
         read ``m.weight``, assign ``m.weight = new`` -- and the new variables are returned.
-        ``key`` (optional) is split per module by path.
+        ``key`` (optional): a JAX key, split per module by path, or a
+        :class:`jaxinit.TorchGenerator`, handed to every call in turn so the draws follow
+        torch's one stream in torch's order (``torch.manual_seed(s); net.apply(fn)``).
 
         Example (seed 002's ``initialize_weights``)::
 
@@ -123,7 +136,7 @@ class VariableOps:
         order = list(self._post_order())
         with bound(frame):
             for path, module in order:
-                mkey = None if key is None else jax.random.fold_in(key, _path_hash(path))
+                mkey = _sub_key(key, path)
                 fn(module, mkey)
         return merge_updates(variables, frame.updated)
 
@@ -157,6 +170,9 @@ class VariableOps:
             variables = net.map_parameters(variables, rule, key)
 
         Results are shape-checked and cast to the parameter's dtype (torch's ``copy_``).
+        ``key``: a JAX key (folded per name) or a :class:`jaxinit.TorchGenerator` (handed on
+        in ``named_parameters`` order, consuming torch's stream as a loop over
+        ``net.named_parameters()`` would).
         """
         plan = plan_of(self)
         updates = {}
@@ -164,7 +180,7 @@ class VariableOps:
         for canon, decl in plan.entries.items():
             if canon not in flat or (isinstance(decl, Buffer) and not buffers):
                 continue
-            k = None if key is None else jax.random.fold_in(key, _path_hash(canon))
+            k = _sub_key(key, canon)
             out = fn(canon, flat[canon], k)
             if out is not flat[canon]:
                 updates[canon] = _coerce(canon, flat[canon], out, True)
@@ -187,6 +203,14 @@ class VariableOps:
         ordered = {n: flat.pop(n) for n in plan.entries if n in flat}
         ordered.update(flat)
         return unflatten(ordered)
+
+
+def _sub_key(key: Any, path: str) -> Any:
+    """A JAX key is split per module/variable by path; a TorchGenerator is handed on as it
+    is, so draws consume torch's one global stream in torch's order (replaying ``apply``)."""
+    if key is None or is_torch_generator(key):
+        return key
+    return jax.random.fold_in(key, _path_hash(path))
 
 
 def _path_hash(path: str) -> np.uint32:

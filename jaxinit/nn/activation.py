@@ -9,10 +9,14 @@ from .module import Module
 
 
 class ReLU(Module):
-    """``max(x, 0)``."""
+    """``max(x, 0)``. ``inplace`` is kept for torch's signature and repr (arrays are values)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
     def forward(self, x: jax.Array) -> jax.Array:
         return jax.nn.relu(x)
@@ -24,19 +28,25 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: jax.Array) -> jax.Array:
         return jnp.where(x >= 0, x, x * self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"negative_slope={self.negative_slope}{inplace_str}"
 
 
 class SiLU(Module):
-    """``x * sigmoid(x)``."""
+    """``x * sigmoid(x)``. ``inplace`` is kept for torch's signature and repr."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
     def forward(self, x: jax.Array) -> jax.Array:
         return jax.nn.silu(x)

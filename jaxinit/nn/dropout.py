@@ -13,15 +13,15 @@ class Dropout(Module):
     ``1 / (1 - p)``, so the expectation is unchanged; the identity in eval.
 
     ``y = x * m / (1 - p)``, ``m ~ Bernoulli(1 - p)`` elementwise, keyed by ``self.next_key()``
-    (the call's ``key``, this module's path and a per-call counter): a training call needs
-    ``key=``. ``p = 1`` gives zeros, as torch. ``inplace`` is accepted for torch compatibility
+    (the call's ``rng``, this module's path and a per-call counter): a training call needs
+    ``rng=``. ``p = 1`` gives zeros, as torch. ``inplace`` is accepted for torch compatibility
     and has no effect (JAX arrays are immutable).
 
     Example::
 
         drop = nn.Dropout(0.2)
         y = drop({}, x)                                         # eval: y is x
-        y, _ = drop({}, x, train=True, key=jax.random.key(0))   # ~20% zeros, rest x / 0.8
+        y, _ = drop({}, x, train=True, rng=jax.random.key(0))   # ~20% zeros, rest x / 0.8
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:

@@ -17,6 +17,9 @@ calls the bound submodule (see :mod:`jaxinit.nn._binding`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .._state import IncompatibleKeys
 from ._calling import Calling
 from ._plan import structure_changed
@@ -24,8 +27,9 @@ from ._registration import Registration
 from ._statedict import StateDict
 from ._traversal import Traversal
 from ._variables import VariableOps
+from ._view import BoundModule
 
-__all__ = ["IncompatibleKeys", "Module"]
+__all__ = ["BoundModule", "IncompatibleKeys", "Module"]
 
 
 class Module(Registration, Calling, VariableOps, Traversal, StateDict):
@@ -54,11 +58,42 @@ class Module(Registration, Calling, VariableOps, Traversal, StateDict):
     # Keys a torch checkpoint of an older version of this module may lack (BatchNorm).
     _legacy_optional: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    # torch's flag for cooperative multiple inheritance: when True, Module.__init__ passes its
+    # arguments on to the next class in the MRO (a mixin's __init__).
+    call_super_init: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not self.call_super_init and kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                f"'{next(iter(kwargs))}'"
+            )
+        if not self.call_super_init and args:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() takes 1 positional argument but "
+                f"{len(args) + 1} were given"
+            )
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_non_persistent_names", set())
         structure_changed()
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
+
+    def bind(self, variables: Mapping[str, Any]) -> BoundModule:
+        """A read-only view of this model with ``variables`` attached, for reading with torch's
+        spelling: ``bound.A[1].conv.weight`` is the array, ``bound.A[1].state_dict()``,
+        ``bound.A[0].named_parameters()`` and ``bound.A[1].conv(x)`` work. Nothing is copied;
+        writing stays functional (``net.set``, ``net.apply``, ``net.load_state_dict``).
+
+        Example::
+
+            bound = net.bind(variables)
+            w = bound.A[1].conv.weight               # the array stored at 'A.1.conv.weight'
+            sd = bound.A[1].state_dict()             # {'conv.weight': ..., 'bn.weight': ...}
+        """
+        return BoundModule(self, variables)
 
     # ----------------------------------------------------------------------------------
     # Printing
