@@ -103,16 +103,18 @@ class Module(Registration, Calling, VariableOps, Traversal, StateDict):
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        """torch's ``Module.__repr__``: ``Name(extra)`` or one line per extra_repr line and
+        child, indented by two spaces."""
+        extra_lines = self.extra_repr().split("\n") if self.extra_repr() else []
+        child_lines = []
         for name, child in self._tables()[2].items():
-            child_repr = repr(child).replace("\n", "\n  ")
-            lines.append(f"({name}): {child_repr}")
-        extra = self.extra_repr()
-        main = f"{type(self).__name__}("
-        if extra and not lines:
-            return main + extra + ")"
-        if not lines:
-            return main + ")"
-        body = ([extra] if extra else []) + lines
-        return main + "\n  " + "\n  ".join(body) + "\n)"
-
+            text = repr(child).split("\n")
+            child_lines.append(f"({name}): " + "\n  ".join(text))
+        lines = extra_lines + child_lines
+        main = type(self).__name__ + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
