@@ -76,8 +76,13 @@ class Plan:
 
 
 def has_extra_state(module: Module) -> bool:
-    """torch's rule: a module has extra state when its class overrides ``get_extra_state``."""
-    return not getattr(type(module).get_extra_state, "_base_default", False)
+    """torch's rule: a module has an ``_extra_state`` slot when its class overrides
+    ``get_extra_state`` (saved) or ``set_extra_state`` (expected when loading)."""
+    cls = type(module)
+    return not (
+        getattr(cls.get_extra_state, "_base_default", False)
+        and getattr(cls.set_extra_state, "_base_default", False)
+    )
 
 
 _cache: weakref.WeakKeyDictionary[Module, tuple[int, Plan]] = weakref.WeakKeyDictionary()

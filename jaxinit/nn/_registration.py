@@ -103,7 +103,12 @@ class Registration:
                 if isinstance(value, Buffer)
                 else getattr(old, "persistent", self._persistence(name))
             )
-            self.register_buffer(name, value, persistent)
+            try:
+                self.register_buffer(name, value, persistent)
+            except TypeError:  # torch's hack: a subclass's register_buffer(name, value)
+                if not persistent:
+                    raise
+                self.register_buffer(name, value)
         else:
             object.__setattr__(self, name, value)
 

@@ -74,7 +74,9 @@ class StateDict:
                 metadata[(prefix + path) if path else prefix[:-1]] = {"version": module._version}
         for name, canon in plan.state_keys:
             if canon is None:
-                destination[prefix + name] = plan.extra_state[name].get_extra_state()
+                module = plan.extra_state[name]
+                if _overrides(module, "get_extra_state"):
+                    destination[prefix + name] = module.get_extra_state()
             else:
                 destination[prefix + name] = flat[canon]
         return destination
@@ -129,8 +131,10 @@ class StateDict:
         and non-array values raise even with ``strict=False``, in torch's message format.
         ``variables=None`` loads into a model with no values yet (then every key must be
         present). Non-persistent buffers are never expected: their values come from their
-        declarations. An ``_extra_state`` entry goes to the module's ``set_extra_state``.
-        Nothing is returned (and no extra state set) unless everything succeeded.
+        declarations. An ``_extra_state`` entry goes to the module's ``set_extra_state`` (as
+        in torch, while walking the tree, before errors are raised: extra state is module
+        configuration, not a variable). No variables are returned unless everything
+        succeeded.
 
         Example::
 
@@ -190,6 +194,10 @@ class StateDict:
                 )
                 continue
             new[canon] = value.astype(target.dtype) if value.dtype != target.dtype else value
+        for name, state in extra.items():  # as torch: handed over during the walk
+            plan.extra_state[name].set_extra_state(state)
+        if extra and plan_of(self).state_keys != plan.state_keys:  # a new tree (torch
+            return self.load_state_dict(variables, state_dict, strict)  # walks the new one)
         known = {name for name, _ in plan.state_keys}
         unexpected = [k for k in state_dict if k not in known or k in unexpected_extra]
         if (strict and (missing or unexpected)) or errors:
@@ -225,8 +233,6 @@ class StateDict:
                     "variables to keep it from: pass variables=net.init(key) (or a state_dict "
                     "with every key)"
                 )
-        for name, state in extra.items():
-            plan.extra_state[name].set_extra_state(state)
         return unflatten(values), IncompatibleKeys(missing, unexpected)
 
     def _legacy_key_ok(self, plan: Plan, name: str, metadata: Any) -> bool:
