@@ -292,6 +292,9 @@ class ModuleList(Module):
             "ModuleList has no forward: iterate over it in your module's forward"
         )
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # torch: forward raises, unchecked
+        return self.forward(*args, **kwargs)
+
 
 def _pairs(what: str, items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
     for j, m in enumerate(items):
@@ -383,6 +386,9 @@ class ModuleDict(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward: index it in your module's forward")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # torch: forward raises, unchecked
+        return self.forward(*args, **kwargs)
 
 
 _TORCH_DTYPE_TENSOR = {
