@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _binding
+from ._derived import declared_value
 from ._plan import structure_changed
-from .parameter import Buffer, Parameter, _is_array
+from .parameter import Buffer, Parameter, _FromValue, _is_array
 
 if TYPE_CHECKING:
     from .module import Module
@@ -231,6 +232,8 @@ class Registration:
             buffer = Buffer(buffer, persistent=persistent)
         elif buffer is not None:
             buffer.persistent = persistent
+        if buffer is not None and not persistent and not isinstance(buffer.init, _FromValue):
+            declared_value(buffer, name)  # its value must follow from the declaration
         nonpersistent = self.__dict__["_non_persistent_names"]
         if persistent:
             nonpersistent.discard(name)
