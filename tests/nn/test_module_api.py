@@ -209,3 +209,8 @@ def test_empty_parameter_and_reprs():
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
     assert repr(nn.SiLU(inplace=True)) == "SiLU(inplace=True)"
     assert repr(nn.LeakyReLU(0.2, True)) == "LeakyReLU(negative_slope=0.2, inplace=True)"
+
+
+def test_a_torch_generator_as_the_calls_rng_is_refused_with_the_fix():
+    with pytest.raises(TypeError, match=r"rng must be a JAX PRNG key"):
+        nn.Dropout(0.5)({}, jnp.ones(4), train=True, rng=jaxinit.TorchGenerator(0))
