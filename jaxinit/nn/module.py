@@ -118,3 +118,11 @@ class Module(Registration, Calling, VariableOps, Traversal, StateDict):
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+# The mixins are one class to users, as torch's Module is: name their methods Module.<name> (so
+# a generator prints as torch's `<generator object Module.modules ...>`, and tracebacks read so).
+for _mixin in (Registration, Calling, VariableOps, Traversal, StateDict):
+    for _name, _obj in vars(_mixin).items():
+        if hasattr(_obj, "__code__"):  # plain functions (not properties or class attributes)
+            _obj.__qualname__ = f"Module.{_name}"
