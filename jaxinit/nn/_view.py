@@ -18,6 +18,7 @@ from typing import Any
 from .._tree import unflatten
 from ._plan import plan_of
 from ._registration import Registration
+from .parameter import _Declaration
 
 # Methods that take the variables as their first argument: the view passes its own.
 _READS = frozenset(
@@ -101,6 +102,8 @@ class BoundModule:
             return x
         if isinstance(x, Registration):
             return BoundModule(x, None, self._by_decl)
+        if isinstance(x, _Declaration):  # e.g. ParameterList items: the stored array
+            return self._value(x, "a declaration")
         if isinstance(x, tuple) and not hasattr(x, "_fields"):
             return tuple(self._wrap(v) for v in x)
         if isinstance(x, list):

@@ -214,3 +214,14 @@ def test_empty_parameter_and_reprs():
 def test_a_torch_generator_as_the_calls_rng_is_refused_with_the_fix():
     with pytest.raises(TypeError, match=r"rng must be a JAX PRNG key"):
         nn.Dropout(0.5)({}, jnp.ones(4), train=True, rng=jaxinit.TorchGenerator(0))
+
+
+def test_bound_view_of_parameter_containers_gives_arrays():
+    net = nn.Module()
+    net.scales = nn.ParameterList([nn.Parameter(jnp.full(2, float(i))) for i in range(3)])
+    net.bias = nn.ParameterDict({"cls": nn.Parameter(jnp.ones(2))})
+    v = net.init(KEY)
+    bound = net.bind(v)
+    assert bound.scales[1] is v["scales"]["1"]
+    assert [float(s[0]) for s in bound.scales] == [0.0, 1.0, 2.0]
+    assert bound.bias["cls"] is v["bias"]["cls"]
