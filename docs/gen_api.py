@@ -84,11 +84,15 @@ def _own_functions(module: types.ModuleType) -> list[str]:
 
 
 def _methods(cls: type, prefix: str) -> list[Entry]:
-    """Public methods and properties defined on ``cls`` itself, in source order."""
+    """Public methods and properties defined on ``cls`` and the jaxinit classes it is assembled
+    from (``nn.Module``'s mixins), in MRO and source order."""
     out = []
-    for name, obj in vars(cls).items():
-        if name.startswith("_"):
+    seen: set[str] = set()
+    own = [k for k in cls.__mro__ if k is cls or k.__module__.startswith("jaxinit")]
+    for name, obj in [(n, o) for k in own for n, o in vars(k).items()]:
+        if name.startswith("_") or name in seen:
             continue
+        seen.add(name)
         if isinstance(obj, property):
             out.append(Entry(f"{prefix}.{name}", "property", obj))
         elif isinstance(obj, (staticmethod, classmethod)):

@@ -105,19 +105,22 @@ def main() -> None:
     y, variables = net(variables, x, train=True)
     print(y)
 
+    # To read the model as torch code does, bind the variables: a read-only view (no copies)
+    # where parameters are arrays and the torch methods need no variables argument.
+    bound = net.bind(variables)
+
     print("\nOne block's parameters: net.A[1].state_dict()")
-    # net.A[1] is a module; its variables are the subtree under the same name.
-    print(net.A[1].state_dict(net.get(variables, "A.1")))
+    print(bound.A[1].state_dict())
     # After one forward: running_mean = 0.1 * batch mean and running_var = 0.9 + 0.1 * the
     # unbiased batch variance; num_batches_tracked = 1.
 
     print("\nOne parameter: net.A[1].conv.weight")
-    print(net.A[1].conv.weight)  # the declaration: shape, dtype, initializer; no values
-    print(net.get(variables, "A.1.conv.weight"))  # its value (torch: .data)
+    print(net.A[1].conv.weight)  # on the model itself: the declaration (shape, dtype, init)
+    print(bound.A[1].conv.weight)  # on the bound view: its value (torch: .data)
 
     print("\nAll parameters at once: named_parameters of A[0], then of A")
-    print(*[(n, p.shape) for n, p in net.A[0].named_parameters(net.get(variables, "A.0"))])
-    print(*[(n, p.shape) for n, p in net.A.named_parameters(net.get(variables, "A"))])
+    print(*[(n, p.shape) for n, p in bound.A[0].named_parameters()])
+    print(*[(n, p.shape) for n, p in bound.A.named_parameters()])
 
     print("\nBuilt-in initialisation of net.A[0].conv only")
 
@@ -131,11 +134,12 @@ def main() -> None:
 
     for fn in (init_normal, init_constant):
         key, k = jax.random.split(key)
-        print("before:", net.get(variables, "A.0.conv.weight"))
-        # torch: net.A[0].conv.apply(fn). The submodule's apply sees only its own variables.
+        print("before:", net.bind(variables).A[0].conv.weight)
+        # torch: net.A[0].conv.apply(fn). Writing is functional: the submodule's apply sees
+        # only its own variables and returns new ones, which net.set puts in place.
         sub = net.A[0].conv.apply(net.get(variables, "A.0.conv"), fn, k)
         variables = net.set(variables, "A.0.conv", sub)
-        print(f"after {fn.__name__}:", net.get(variables, "A.0.conv.weight"))
+        print(f"after {fn.__name__}:", net.bind(variables).A[0].conv.weight)
 
     print("\nConv-BN fusion (eval mode)")
     fused, fused_variables = fuse(net, variables)

@@ -2,7 +2,8 @@
 
 This is the README's main job. It runs, in order,
 
-1. seed 000: names, state_dict of a submodule, apply-based init, conv-bn fusion, a shared layer;
+1. seed 000: names, a bound view for reading (``net.bind(variables).A[1].state_dict()``),
+   apply-based init, conv-bn fusion, a shared layer;
 2. seed 001: named_parameters, data and grad, init by name, custom rules, y = 9 / grad = 6;
 3. seed 002: LeNet with initialize_weights through net.apply, modules(), shapes, summary;
 4. seed 003: custom layers, save/load of arrays and of a model, fans, devices;

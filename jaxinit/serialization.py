@@ -59,7 +59,7 @@ import msgpack
 import numpy as np
 
 from jaxinit._dtypes import X64_HINT, x64_enabled
-from jaxinit.nn.module import IncompatibleKeys  # one class for models and checkpoints
+from jaxinit._state import IncompatibleKeys  # one class for models and checkpoints
 
 __all__ = ["CheckpointError", "IncompatibleKeys", "load", "save"]
 
@@ -1315,11 +1315,41 @@ def assemble(
 
     def materialize(path: Path, leaf: Any) -> Any:
         if isinstance(leaf, _Keep):
-            return leaf.leaf
+            return _ABSENT if isinstance(leaf.leaf, jax.ShapeDtypeStruct) else leaf.leaf
         return placed[id(leaf)] if _is_source(leaf) else leaf
 
-    result = _rebuild(structure, materialize)
+    result = _drop_absent(_rebuild(structure, materialize), source)
     return result if strict else (result, incompatible)
+
+
+_ABSENT = object()  # a missing leaf whose template is abstract: there is no value to return
+
+
+def _drop_absent(tree: Any, source: str) -> Any:
+    """Leave out the entries of missing leaves whose template is a ``ShapeDtypeStruct`` (and
+    dicts left empty by that): an abstract template has no value to keep, and a shape is never
+    returned as a value."""
+    out = _without_absent(tree, source)
+    if out is _ABSENT:
+        raise CheckpointError(f"{source}: nothing of the template is in the checkpoint")
+    return out
+
+
+def _without_absent(tree: Any, source: str) -> Any:
+    if isinstance(tree, dict):
+        kept = [(k, _without_absent(v, source)) for k, v in tree.items()]
+        out = type(tree)((k, v) for k, v in kept if v is not _ABSENT)
+        if tree and not out:
+            return _ABSENT
+        if hasattr(tree, "_metadata"):
+            out._metadata = tree._metadata
+        return out
+    if isinstance(tree, (list, tuple)) and any(v is _ABSENT for v in tree):
+        raise CheckpointError(f"{source}: a list or tuple entry is missing and its template is "
+                              "abstract (a ShapeDtypeStruct): pass a template with values")
+    if isinstance(tree, list):
+        return [_without_absent(v, source) for v in tree]
+    return tree
 
 
 @overload
@@ -1373,8 +1403,9 @@ def load(
 
     ``strict=False`` (as torch) does not raise for missing or unexpected names and returns
     ``(tree, IncompatibleKeys(missing_keys, unexpected_keys))``; missing leaves keep ``like``'s
-    value. Size and dtype mismatches raise either way. An alias of a loaded array (a tie listed
-    twice) is never unexpected.
+    value, or are left out where ``like`` holds only a ``ShapeDtypeStruct`` (nothing abstract is
+    returned as a value). Size and dtype mismatches raise either way. An alias of a loaded array
+    (a tie listed twice) is never unexpected.
 
     Checksums are verified, and a foreign, truncated or corrupted file raises
     :class:`CheckpointError` naming the file and the damaged array; a failed load returns

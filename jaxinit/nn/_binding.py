@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..generator import TorchGenerator
 from ._plan import Plan
 
 _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("jaxinit_frame", default=None)
@@ -56,8 +57,14 @@ class Frame:
         if self.key is None:
             what = type(module).__name__
             raise ValueError(
-                f"{what} needs randomness in this call: pass a key, e.g. "
-                "net(variables, x, train=True, key=jax.random.key(0))"
+                f"{what} needs randomness in this call: pass a PRNG key, e.g. "
+                "net(variables, x, train=True, rng=jax.random.key(0))"
+            )
+        if isinstance(self.key, TorchGenerator):
+            raise TypeError(
+                f"{type(module).__name__} draws with jax.random in forward, so the call's rng "
+                "must be a JAX PRNG key (rng=jax.random.key(0)); a TorchGenerator replays "
+                "torch's initialisation draws (net.init, net.apply, init.*), not forward's"
             )
         path = self.plan.module_paths[id(module)]
         n = self._key_counts.get(path, 0)

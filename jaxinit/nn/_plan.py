@@ -8,7 +8,10 @@ buffers, then its children), gives everything naming needs:
 * ``aliases``: every other name of a stored variable -> its canonical name;
 * ``module_paths``: each distinct module -> the first path that reaches it;
 * ``slots``: each distinct module -> {local name: canonical name} for its own variables;
-* ``state_keys``: ``state_dict`` keys in order, aliases included, with their canonical names.
+* ``state_keys``: ``state_dict`` keys in order, aliases included, with their canonical names
+  (``None`` for a module's ``_extra_state`` key; ``extra_state`` maps that key to the module);
+* ``derived``: the non-persistent buffers: their values come from their declarations, so a
+  variables tree may leave them out (``init`` does) and every consumer fills them in.
 
 Plans are cached per root and rebuilt whenever any module anywhere registers something new
 (a global structure version), so they are always true to the current tree.
@@ -47,7 +50,9 @@ class Plan:
     modules: dict[str, Module] = field(default_factory=dict)  # canonical path -> module
     module_aliases: dict[str, str] = field(default_factory=dict)  # later path -> first path
     slots: dict[int, dict[str, str]] = field(default_factory=dict)
-    state_keys: list[tuple[str, str]] = field(default_factory=list)
+    state_keys: list[tuple[str, str | None]] = field(default_factory=list)
+    extra_state: dict[str, Module] = field(default_factory=dict)  # '<prefix>_extra_state'
+    derived: dict[str, _Declaration] = field(default_factory=dict)
     all_keys: list[tuple[str, str]] = field(default_factory=list)  # incl. non-persistent
 
     def canonical(self, name: str) -> str:
@@ -68,6 +73,16 @@ class Plan:
 
     def is_buffer(self, name: str) -> bool:
         return isinstance(self.entries.get(name), Buffer)
+
+
+def has_extra_state(module: Module) -> bool:
+    """torch's rule: a module has an ``_extra_state`` slot when its class overrides
+    ``get_extra_state`` (saved) or ``set_extra_state`` (expected when loading)."""
+    cls = type(module)
+    return not (
+        getattr(cls.get_extra_state, "_base_default", False)
+        and getattr(cls.set_extra_state, "_base_default", False)
+    )
 
 
 _cache: weakref.WeakKeyDictionary[Module, tuple[int, Plan]] = weakref.WeakKeyDictionary()
@@ -103,6 +118,8 @@ def _build(root: Module) -> Plan:
                 canon = canonical_of.setdefault(id(decl), full)
                 if canon == full:
                     plan.entries[full] = decl
+                    if isinstance(decl, Buffer) and not decl.persistent:
+                        plan.derived[full] = decl
                 else:
                     plan.aliases[full] = canon
                 if first:
@@ -110,6 +127,10 @@ def _build(root: Module) -> Plan:
                 plan.all_keys.append((full, canon))
                 if not isinstance(decl, Buffer) or decl.persistent:
                     plan.state_keys.append((full, canon))
+        if has_extra_state(module):
+            key = join(prefix, "_extra_state")
+            plan.extra_state[key] = module
+            plan.state_keys.append((key, None))
         for cname, child in local["_modules"].items():
             if child is not None:
                 visit(child, join(prefix, cname))

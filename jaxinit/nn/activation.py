@@ -407,7 +407,7 @@ class RReLU(Module):
     ``self.next_key()``: pass ``key=`` to the training call); in eval the slope is
     ``(lower + upper) / 2``.
 
-    Example: ``y, _ = nn.RReLU()({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.RReLU()({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 :mod:`jaxinit.nn.functional.dropout`.
 
 In training each layer draws its mask from ``self.next_key()`` (the call's ``key``, the
-module's path and a per-call counter), so a training call needs ``key=``; in eval (the
+module's path and a per-call counter), so a training call needs ``rng=``; in eval (the
 default call) they return the input. ``inplace`` is accepted, stored and shown in the repr, and
 has no effect (JAX arrays are immutable).
 """
@@ -45,7 +45,7 @@ class Dropout(_DropoutNd):
 
         drop = nn.Dropout(0.2)
         y = drop({}, x)                                         # eval: y is x
-        y, _ = drop({}, x, train=True, key=jax.random.key(0))   # ~20% zeros, rest x / 0.8
+        y, _ = drop({}, x, train=True, rng=jax.random.key(0))   # ~20% zeros, rest x / 0.8
     """
 
     _fn = staticmethod(F.dropout)
@@ -54,7 +54,7 @@ class Dropout(_DropoutNd):
 class Dropout1d(_DropoutNd):
     """Zeroes whole channels of ``(N, C, L)`` / ``(C, L)`` inputs, as ``nn.Dropout1d``.
 
-    Example: ``y, _ = nn.Dropout1d(0.5)({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.Dropout1d(0.5)({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     _fn = staticmethod(F.dropout1d)
@@ -64,7 +64,7 @@ class Dropout2d(_DropoutNd):
     """Zeroes whole channels of ``(N, C, H, W)`` inputs, as ``nn.Dropout2d`` (a 3-D input is
     read as ``(N, C, L)``, with torch's warning).
 
-    Example: ``y, _ = nn.Dropout2d(0.5)({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.Dropout2d(0.5)({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     _fn = staticmethod(F.dropout2d)
@@ -74,7 +74,7 @@ class Dropout3d(_DropoutNd):
     """Zeroes whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` inputs, as
     ``nn.Dropout3d``.
 
-    Example: ``y, _ = nn.Dropout3d(0.5)({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.Dropout3d(0.5)({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     _fn = staticmethod(F.dropout3d)
@@ -84,7 +84,7 @@ class AlphaDropout(_DropoutNd):
     """Alpha dropout for SELU networks (keeps mean 0 and variance 1), as
     ``nn.AlphaDropout``; see :func:`jaxinit.nn.functional.alpha_dropout`.
 
-    Example: ``y, _ = nn.AlphaDropout(0.2)({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.AlphaDropout(0.2)({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     _fn = staticmethod(F.alpha_dropout)
@@ -93,7 +93,7 @@ class AlphaDropout(_DropoutNd):
 class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels, as ``nn.FeatureAlphaDropout``.
 
-    Example: ``y, _ = nn.FeatureAlphaDropout(0.2)({}, x, train=True, key=jax.random.key(0))``.
+    Example: ``y, _ = nn.FeatureAlphaDropout(0.2)({}, x, train=True, rng=jax.random.key(0))``.
     """
 
     _fn = staticmethod(F.feature_alpha_dropout)

@@ -150,7 +150,8 @@ class Parameter(_Declaration):
     ``init(key, shape, dtype)`` draws the initial value; any :mod:`jaxinit.init` function
     (with hyper-parameters bound by ``functools.partial``) qualifies. ``Parameter(array)``
     takes the array as the initial value, like ``nn.Parameter(torch.randn(3, 4))``; float64
-    arrays become float32 unless x64 is enabled or ``dtype`` says otherwise.
+    arrays become float32 unless x64 is enabled or ``dtype`` says otherwise. ``Parameter()``
+    with no data is torch's empty parameter (shape ``(0,)``, float32).
 
     Example::
 
@@ -166,6 +167,16 @@ class Parameter(_Declaration):
 
     __slots__ = ()
     kind = "parameter"
+
+    def __init__(
+        self,
+        shape: Sequence[int] | Any = None,
+        init: Initializer | None = None,
+        dtype: Any = None,
+    ):
+        if shape is None and init is None:  # nn.Parameter(): torch's empty parameter
+            shape = np.empty((0,), dtype=np.float32 if dtype is None else dtype)
+        super().__init__(shape, init, dtype)
 
 
 class Buffer(_Declaration):

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from .._tree import iter_flat
 from ._binding import Frame, bound
+from ._derived import fill_derived
 from ._plan import plan_of
 from .module import Module
 from .parameter import Buffer, Parameter
@@ -105,7 +106,7 @@ def summary(
     record: list = []
 
     def run(v, x):
-        flat = dict(iter_flat(v))
+        flat = fill_derived(plan, dict(iter_flat(v)))  # non-persistent buffers: declared values
         frame = Frame(plan, flat, "forward", train=train, key=jax.random.key(0), record=record)
         with bound(frame):
             return net.forward(x)

@@ -125,26 +125,26 @@ def test_dropout_eval_is_identity_and_train_needs_a_key():
     drop = Dropout(0.4)
     x = randn(3, 4)
     assert drop(x) is x and drop({}, x) is x
-    with pytest.raises(ValueError, match="pass a key"):
+    with pytest.raises(ValueError, match="pass a PRNG key"):
         drop({}, x, train=True)
-    y, variables = drop({}, x, train=True, key=KEY)
+    y, variables = drop({}, x, train=True, rng=KEY)
     assert variables == {}
-    y2, _ = drop({}, x, train=True, key=KEY)
+    y2, _ = drop({}, x, train=True, rng=KEY)
     np.testing.assert_array_equal(y, y2)  # same key, same mask
-    y3, _ = drop({}, x, train=True, key=jax.random.key(1))
+    y3, _ = drop({}, x, train=True, rng=jax.random.key(1))
     assert not np.array_equal(y, y3)
 
 
 def test_dropout_rate_and_scale():
     p, n = 0.25, 100_000
-    y, _ = jax.jit(lambda x, k: Dropout(p)({}, x, train=True, key=k))(jnp.ones(n), KEY)
+    y, _ = jax.jit(lambda x, k: Dropout(p)({}, x, train=True, rng=k))(jnp.ones(n), KEY)
     y = np.asarray(y)
     # zero fraction ~ Binomial(n, p)/n, sd = sqrt(p(1-p)/n) = 0.00137; 6 sd: false-failure
     # rate 2e-9
     assert abs((y == 0).mean() - p) < 6 * math.sqrt(p * (1 - p) / n)
     np.testing.assert_allclose(y[y != 0], np.float32(1 / (1 - p)), rtol=1e-7)
-    np.testing.assert_array_equal(Dropout(1.0)({}, jnp.ones(5), train=True, key=KEY)[0], 0)
-    np.testing.assert_array_equal(Dropout(0.0)({}, jnp.ones(5), train=True, key=KEY)[0], 1)
+    np.testing.assert_array_equal(Dropout(1.0)({}, jnp.ones(5), train=True, rng=KEY)[0], 0)
+    np.testing.assert_array_equal(Dropout(0.0)({}, jnp.ones(5), train=True, rng=KEY)[0], 1)
 
 
 def test_two_dropouts_in_a_model_draw_different_masks():
@@ -159,10 +159,10 @@ def test_two_dropouts_in_a_model_draw_different_masks():
             masks.extend([self.a(x), self.b(x)])
             return x
 
-    Probe()({}, jnp.ones(64), train=True, key=KEY)
+    Probe()({}, jnp.ones(64), train=True, rng=KEY)
     assert not np.array_equal(masks[0], masks[1])
     net = nn.Sequential(Dropout(0.5), nn.Identity(), Dropout(0.5))
-    assert net({}, jnp.ones(8), train=True, key=KEY)[0].shape == (8,)
+    assert net({}, jnp.ones(8), train=True, rng=KEY)[0].shape == (8,)
 
 
 def test_dropout_argument_check_and_repr():

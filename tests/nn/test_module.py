@@ -386,10 +386,10 @@ def test_next_key_inside_forward():
 
     net = Noisy()
     v = net.init(KEY)
-    a = net(v, jnp.zeros(3), key=KEY)
-    b = net(v, jnp.zeros(3), key=KEY)
+    a = net(v, jnp.zeros(3), rng=KEY)
+    b = net(v, jnp.zeros(3), key=KEY)  # key= still names the PRNG key (forward has no `key`)
     np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="pass a key"):
+    with pytest.raises(ValueError, match="pass a PRNG key"):
         net(v, jnp.zeros(3))
 
 

@@ -144,10 +144,16 @@ def test_tied_transposed_use():
     assert float(jnp.abs(grad["embed"]["weight"]).sum()) > 0
 
 
-def test_tie_with_a_different_shape_is_refused_with_the_fix():
+def test_tie_takes_the_tied_parameter_and_a_fresh_parameter_replaces_any_shape():
+    # torch: `b.weight = a.weight` re-registers b's slot with a's Parameter (any shape);
+    # a fresh Parameter over an existing one is a replacement, not a tie.
     a, b = nn.Linear(3, 4), nn.Linear(4, 3)
-    with pytest.raises(ValueError, match="transposed"):
-        b.weight = a.weight
+    b.weight = a.weight
+    net = nn.Sequential(a, b)
+    assert nn.tied_names(net) == {"1.weight": "0.weight"}
+    b.weight = nn.Parameter(jnp.zeros((2, 5)))
+    assert nn.tied_names(net) == {}
+    assert net.init(KEY)["1"]["weight"].shape == (2, 5)
 
 
 def test_alias_present_in_variables_is_explained():

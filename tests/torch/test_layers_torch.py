@@ -544,7 +544,7 @@ def test_dropout_matches_torch_statistically():
     assert repr(j) == repr(t)
     torch.manual_seed(0)
     yt = t.train()(torch.tensor(x)).numpy()
-    y, _ = j({}, jnp.asarray(x), train=True, key=jax.random.key(0))
+    y, _ = j({}, jnp.asarray(x), train=True, rng=jax.random.key(0))
     y = np.asarray(y)
     # Each zero fraction ~ Binomial(n, p) / n, sd = sqrt(p (1 - p) / n) = 0.00102; 6 sd
     # (0.0061) bounds it with false-failure rate 2e-9.
