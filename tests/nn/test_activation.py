@@ -37,10 +37,10 @@ def test_rrelu_training_draws_slopes_in_range_and_eval_uses_the_midpoint():
 def test_rrelu_layer_is_keyed_by_the_call():
     layer, x = nn.RReLU(), -jnp.ones(8)
     np.testing.assert_allclose(layer(x), -(1 / 8 + 1 / 3) / 2 * jnp.ones(8), rtol=1e-6)
-    a, _ = layer({}, x, train=True, key=jax.random.key(1))
-    b, _ = layer({}, x, train=True, key=jax.random.key(2))
+    a, _ = layer({}, x, train=True, rng=jax.random.key(1))
+    b, _ = layer({}, x, train=True, rng=jax.random.key(2))
     assert not np.array_equal(a, b)
-    with pytest.raises(ValueError, match="pass a key"):
+    with pytest.raises(ValueError, match="pass a PRNG key"):
         layer({}, x, train=True)
 
 

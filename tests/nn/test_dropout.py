@@ -79,11 +79,11 @@ def test_layers_use_next_key_and_are_identity_in_eval():
         layer = cls(0.5)
         if cls is nn.Dropout2d:
             with pytest.warns(UserWarning, match="3D input to dropout2d"):
-                a, _ = layer({}, x, train=True, key=jax.random.key(1))
+                a, _ = layer({}, x, train=True, rng=jax.random.key(1))
         else:
-            a, _ = layer({}, x, train=True, key=jax.random.key(1))
-            b, _ = layer({}, x, train=True, key=jax.random.key(2))
+            a, _ = layer({}, x, train=True, rng=jax.random.key(1))
+            b, _ = layer({}, x, train=True, rng=jax.random.key(2))
             assert not np.array_equal(a, b)
         np.testing.assert_array_equal(layer({}, x), x)
-        with pytest.raises(ValueError, match="pass a key"):
+        with pytest.raises(ValueError, match="pass a PRNG key"):
             layer({}, x, train=True)

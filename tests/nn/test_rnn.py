@@ -72,8 +72,8 @@ def test_dropout_between_layers_is_keyed():
     m = nn.RNN(3, 4, num_layers=2, dropout=0.5)
     v = m.init(jax.random.key(0))
     x = jnp.ones((5, 2, 3))
-    (a, _), _ = m(v, x, train=True, key=jax.random.key(1))
-    (b, _), _ = m(v, x, train=True, key=jax.random.key(2))
+    (a, _), _ = m(v, x, train=True, rng=jax.random.key(1))
+    (b, _), _ = m(v, x, train=True, rng=jax.random.key(2))
     assert not np.allclose(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="key"):
         m(v, x, train=True)

@@ -45,8 +45,8 @@ def test_multihead_attention_dropout_is_keyed():
     assert w.shape == (2, 4, 4)
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.5)
     lv = layer.init(jax.random.key(0))
-    a, _ = layer(lv, x, train=True, key=jax.random.key(1))
-    b, _ = layer(lv, x, train=True, key=jax.random.key(1))
+    a, _ = layer(lv, x, train=True, rng=jax.random.key(1))
+    b, _ = layer(lv, x, train=True, rng=jax.random.key(1))
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not np.allclose(np.asarray(a), np.asarray(layer(lv, x)))
     with pytest.raises(ValueError):

@@ -159,7 +159,7 @@ def test_dropout_in_training_matches_torch_at_p1():
     jm = nn.TransformerEncoderLayer(8, 2, 16, dropout=1.0)
     v, _ = jm.load_state_dict(None, tm.state_dict())
     x = randn(4, 2, 8)
-    got, _ = jm(v, J(x), train=True, key=jax.random.key(0))
+    got, _ = jm(v, J(x), train=True, rng=jax.random.key(0))
     np.testing.assert_allclose(np.asarray(got), tm(x).detach().numpy(), **TOL)
 
 
