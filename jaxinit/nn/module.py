@@ -20,13 +20,14 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._dtypes import canonical_dtype
+from .._keys import IncompatibleKeys
 from .._tree import iter_flat, unflatten
 from . import _binding
 from ._binding import Frame, bound, merge_updates
@@ -36,23 +37,6 @@ from .parameter import Buffer, Parameter, _as_numpy, _is_array
 from .tying import check_undeclared_ties
 
 Variables = dict[str, Any]
-
-
-class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict`` did not match, as torch's ``_IncompatibleKeys``."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-
-    def __repr__(self) -> str:
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return (
-            f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
-            f"unexpected_keys={self.unexpected_keys})"
-        )
-
-    __str__ = __repr__
 
 
 def _check_name(kind: str, name: Any) -> None:
