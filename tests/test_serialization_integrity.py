@@ -3,10 +3,12 @@
 
 import os
 import re
+import zlib
 
 import flax.serialization
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import msgpack
 import numpy as np
 import pytest
@@ -150,4 +152,94 @@ def test_newer_format_version_asks_for_an_upgrade(path):
     tree["__jaxinit__"]["version"] = 3
     open(path, "wb").write(flax.serialization.msgpack_serialize(tree))
     with pytest.raises(CheckpointError, match="newer jaxinit .*upgrade jaxinit"):
+        load(path)
+
+
+def _record(shape, dtype="float32", data=b""):
+    return msgpack.ExtType(1, msgpack.packb((shape, dtype, data)))
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ([0, 2**63], "bad shape|too large"),
+        ([0, 2**62], "too large"),
+        ([1] * 70, "70 dimensions"),
+        ([[1, 2]], "bad shape"),
+    ],
+)
+def test_crafted_shapes_are_checkpoint_errors(path, shape, match):
+    record = msgpack.ExtType(1, msgpack.packb((shape, "float32", b"")))
+    open(path, "wb").write(msgpack.packb({"a": record}))
+    with pytest.raises(CheckpointError, match=match):
+        load(path, verify=False)
+
+
+def test_records_nested_in_shapes_and_deep_nesting_are_bounded(path):
+    """The depth limit is global: a record inside a shape field, or 10k nested maps, is an error
+    (never RecursionError)."""
+    inner = msgpack.ExtType(1, msgpack.packb(([1], "float32", b"\0" * 4)))
+    open(path, "wb").write(msgpack.packb({"a": msgpack.ExtType(1, msgpack.packb(
+        ([inner], "float32", b"")))}))
+    with pytest.raises(CheckpointError, match="bad shape"):
+        load(path, verify=False)
+    open(path, "wb").write(b"\x81\xa1a" * 10_000 + b"\xc0")
+    with pytest.raises(CheckpointError, match="nesting deeper than"):
+        load(path, verify=False)
+
+
+def test_a_long_list_of_nils_parses_in_linear_time(path):
+    """The issue's 20 MB list of nils took 71 s; parsing is now linear with a small constant."""
+    import time
+
+    n = 2_000_000
+    open(path, "wb").write(b"\x81\xa1a\xdd" + n.to_bytes(4, "big") + b"\xc0" * n)
+    start = time.perf_counter()
+    assert len(load(path, verify=False)["a"]) == n
+    assert time.perf_counter() - start < 15  # about 1.5 s on 2 busy cores
+
+
+@pytest.mark.parametrize("attack", ["first byte", "sequences", "meta key", "root"])
+def test_issue_attacks_on_structure_are_reported(path, attack):
+    """The attacks that used to pass: map header -> array header, a bit in __jaxinit__.sequences,
+    the __jaxinit__ key damaged, the root kind changed."""
+    save((jnp.ones(2), [1, 2]), path)
+    data = bytearray(open(path, "rb").read())
+    if attack == "first byte":
+        data[0] = 0x90 | (data[0] & 0x0F)
+    elif attack == "sequences":
+        i = data.index(b"tuple")
+        data[i : i + 5] = b"tuplf"
+    elif attack == "meta key":
+        i = data.index(b"__jaxinit__")
+        data[i] ^= 1
+    else:
+        i = data.index(b"\xa4tree")
+        data[i + 1 : i + 5] = b"Tree"
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(CheckpointError, match=re_escape(path)):
+        load(path)
+
+
+def test_save_refuses_what_load_cannot_read(path):
+    with pytest.raises(TypeError, match="float6_e2m3fn"):
+        save({"a": np.zeros(3, ml_dtypes.float6_e2m3fn)}, path)
+    assert not os.path.exists(path)
+
+
+def test_version_1_files_still_load(path):
+    """A version-1 file (structure checksum before __jaxinit__ only), as jaxinit 1 wrote it."""
+    w = np.arange(4, dtype=np.float32)
+    body = b"\x82" + msgpack.packb("w") + msgpack.packb(msgpack.ExtType(1, msgpack.packb(
+        ((4,), "float32", w.tobytes()))), use_bin_type=True)
+    data_at = body.index(w.tobytes())
+    structure = zlib.crc32(body[data_at + 16 :], zlib.crc32(body[:data_at]))
+    meta = {"format": "jaxinit", "version": 1, "root": "tree", "sequences": [],
+            "crc32": [zlib.crc32(w.tobytes())], "structure_crc32": structure}
+    open(path, "wb").write(body + msgpack.packb("__jaxinit__") + msgpack.packb(meta))
+    assert bits(load(path)["w"]) == bits(w)
+    damaged = bytearray(open(path, "rb").read())
+    damaged[data_at] ^= 1
+    open(path, "wb").write(bytes(damaged))
+    with pytest.raises(CheckpointError, match="array data of 'w'"):
         load(path)

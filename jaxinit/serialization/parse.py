@@ -95,6 +95,9 @@ _STRUCTS: dict[str, struct.Struct] = {}
 _CONSTANTS = {0xC0: None, 0xC2: False, 0xC3: True}
 _NUMBERS = {0xCA: ">f", 0xCB: ">d", 0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b",
             0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+_ONE_BYTE = bytes(range(0x80)) + bytes(range(0xE0, 0x100)) + b"\xc0\xc2\xc3"
+_ONE_BYTE_VALUES = [b if b < 0x80 else b - 0x100 if b >= 0xE0 else _CONSTANTS.get(b)
+                    for b in range(256)]
 _INTS = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i",
          0xD3: ">q"}
 _LENGTHS = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I", 0xC7: ">B", 0xC8: ">H", 0xC9: ">I", 0xD9: ">B",
@@ -145,7 +148,13 @@ class _Parser:
     def value(self, path: Path, depth: int) -> Any:
         if depth > fmt.MAX_DEPTH:
             self.fail(f"nesting deeper than {fmt.MAX_DEPTH} levels: not a checkpoint", path)
-        b = self.unpack(">B", path)
+        pos, src = self.pos, self.src
+        at = pos - src.start
+        if pos < self.end and 0 <= at < len(src.data):  # fast path: the byte is in the window
+            self.pos = pos + 1
+            b = src.data[at]
+        else:
+            b = self.unpack(">B", path)
         if b <= 0x7F:
             return b
         if b >= 0xE0:
@@ -185,7 +194,18 @@ class _Parser:
 
     def array(self, n: int, path: Path, depth: int) -> list:
         self.need(n, path)  # every element takes at least one byte
-        return [self.value(path, depth + 1) for _ in range(n)]
+        out: list = []
+        while len(out) < n:
+            k = min(n - len(out), 1 << 16)
+            data, at = self.src.span(self.pos, k)
+            if data[at] in _ONE_BYTE:  # a run of one-byte values (nil, bool, small int) at once
+                run = data[at : at + k]
+                m = k - len(run.lstrip(_ONE_BYTE))
+                out.extend(map(_ONE_BYTE_VALUES.__getitem__, run[:m]))
+                self.pos += m
+            else:
+                out.append(self.value(path, depth + 1))
+        return out
 
     def map(self, n: int, path: Path, depth: int) -> Any:
         self.need(2 * n, path)

@@ -63,18 +63,31 @@ def walk(tree: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
     """Yield ``(path, leaf)`` in insertion order; None is an empty subtree (as in jax)."""
     if tree is None:
         return
-    items = node_items(tree)
-    if items is None:
-        yield path, tree
-        return
-    for key, child in items[0]:
-        yield from walk(child, (*path, str(key)))
+    if type(tree) in (list, tuple):  # (no (key, child) pairs: long lists stay cheap)
+        pairs: Any = enumerate(tree)
+    else:
+        items = node_items(tree)
+        if items is None:
+            yield path, tree
+            return
+        pairs = items[0]
+    for key, child in pairs:
+        if child is None:
+            continue
+        if isinstance(child, LEAF_TYPES):  # (a leaf without a recursive call: long lists)
+            yield (*path, str(key)), child
+        else:
+            yield from walk(child, (*path, str(key)))
 
 
 def rebuild(tree: Any, fn: Callable[[Path, Any], Any], path: Path = ()) -> Any:
     """``tree`` with every leaf replaced by ``fn(path, leaf)``, node types and order kept."""
     if tree is None:
         return None
+    if type(tree) in (list, tuple):
+        children = [None if child is None else rebuild(child, fn, (*path, str(i)))
+                    for i, child in enumerate(tree)]
+        return children if type(tree) is list else tuple(children)
     items = node_items(tree)
     if items is None:
         return fn(path, tree)

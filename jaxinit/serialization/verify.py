@@ -127,7 +127,8 @@ def resolve(tree: Any, sequences: list, source: str) -> Any:
         if isinstance(node, dict):
             return {k: visit(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
-            return [visit(v, path) for v in node]
+            return [v if v is None or isinstance(v, (int, float, str, bytes)) else visit(v, path)
+                    for v in node]
         if isinstance(node, Ref):
             refs[path] = node
         elif isinstance(node, AliasMarker):
