@@ -4,6 +4,7 @@
 import errno
 import os
 import re
+import stat
 import subprocess
 import sys
 import textwrap
@@ -136,3 +137,88 @@ def test_save_through_a_symlink_replaces_its_target(tmp_path):
     os.symlink(target, tmp_path / "link.msgpack")
     save({"v": 2}, tmp_path / "link.msgpack")
     assert os.path.islink(tmp_path / "link.msgpack") and load(target) == {"v": 2}
+
+
+# ----------------------------------------------------------------- special files and targets
+
+
+def _run(script, timeout=60):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
+
+
+def test_fifo_directory_and_device_fail_at_once(tmp_path):
+    """In a subprocess with a timeout: a FIFO with no writer must not block the load."""
+    fifo = tmp_path / "pipe.msgpack"
+    os.mkfifo(fifo)
+    proc = _run(f"""
+        import jaxinit
+        for target, kind in [({str(fifo)!r}, "FIFO"), ({str(tmp_path)!r}, "directory"),
+                             ("/dev/zero", "character device")]:
+            try:
+                jaxinit.load(target)
+            except jaxinit.CheckpointError as err:
+                assert kind in str(err), err
+            else:
+                raise SystemExit("no error for " + target)
+        print("ok")
+    """, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_file_truncated_while_read_is_an_error_not_a_signal(tmp_path):
+    """The file shrinks between parsing and reading the data: CheckpointError, never SIGBUS."""
+    path = str(tmp_path / "ckpt.msgpack")
+    proc = _run(f"""
+        import os, numpy as np, jaxinit
+        from jaxinit.serialization import verify
+        jaxinit.save({{"a": np.ones(1_000_000, np.float32), "b": np.ones(10, np.float32)}},
+                     {path!r})
+        real = verify.DataReader.__call__
+        def cut_then_read(self, ref):
+            os.truncate({path!r}, 1000)
+            return real(self, ref)
+        verify.DataReader.__call__ = cut_then_read
+        try:
+            jaxinit.load({path!r})
+        except jaxinit.CheckpointError as err:
+            print("error:", err)
+    """)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "became shorter" in proc.stdout or "changed size" in proc.stdout
+
+
+def test_save_keeps_permission_bits_and_new_files_follow_umask(tmp_path):
+    path = tmp_path / "private.msgpack"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o600)
+    save({"w": np.ones(2, np.float32)}, path)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    fresh = tmp_path / "fresh.msgpack"
+    old_umask = os.umask(0o022)
+    try:
+        save({"w": 1}, fresh)
+    finally:
+        os.umask(old_umask)
+    assert os.stat(fresh).st_mode & 0o777 == 0o644
+
+
+def test_save_refuses_to_replace_special_files(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(FileExistsError, match="FIFO"):
+        save({"w": 1}, fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(IsADirectoryError, match="directory"):
+        save({"w": 1}, tmp_path)
+    os.symlink(fifo, tmp_path / "link")  # a link to a FIFO: the FIFO is refused too
+    with pytest.raises(FileExistsError, match="FIFO"):
+        save({"w": 1}, tmp_path / "link")
+    assert sorted(os.listdir(tmp_path)) == ["link", "pipe"]
+
+
+def test_save_through_a_dangling_symlink_creates_its_target(tmp_path):
+    os.symlink(tmp_path / "real.msgpack", tmp_path / "link.msgpack")
+    save({"v": 1}, tmp_path / "link.msgpack")
+    assert os.path.islink(tmp_path / "link.msgpack")
+    assert load(tmp_path / "real.msgpack") == {"v": 1}
