@@ -179,10 +179,14 @@ def host_to_torch(obj: Any) -> Any:
             flat: OrderedDict[str, Any] = OrderedDict()
             for key, value in x.items():
                 converted = convert(value, (*path, str(key)))
-                if isinstance(value, Mapping):
-                    flat.update((f"{key}.{k}", v) for k, v in converted.items())
-                else:
-                    flat[str(key)] = converted
+                pairs = ([(f"{key}.{k}", v) for k, v in converted.items()]
+                         if isinstance(value, Mapping) else [(str(key), converted)])
+                for name, v in pairs:
+                    if name in flat:
+                        full = ".".join((*path, name))
+                        raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
+                                         "in the flat state_dict; rename one")
+                    flat[name] = v
             return flat
         if isinstance(x, (list, tuple)):
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
@@ -234,7 +238,10 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         obj = read_pt(state_dict_or_path)
     else:
         source, obj = "torch state_dict", state_dict_or_path
-    host = torch_to_host(obj)
+    try:
+        host = torch_to_host(obj)
+    except ValueError as err:  # colliding names
+        raise _ser.CheckpointError(f"{source}: {err}") from err
     return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
                          source=source)
 
