@@ -63,6 +63,12 @@ def _dtypes(torch: Any) -> dict[Any, np.dtype]:
     return table
 
 
+def _native(dtype: np.dtype) -> bool:
+    """Whether torch's numpy bridge knows ``dtype`` (ml_dtypes' types, whose numpy kind may be
+    'f' or 'V', go by their bits)."""
+    return type(dtype).__module__.startswith("numpy") and dtype.type.__module__ == "numpy"
+
+
 def _bits(torch: Any, itemsize: int) -> tuple[Any, np.dtype]:
     """A same-size integer type, to move dtypes numpy lacks (bfloat16, float8) by their bits."""
     return {1: (torch.uint8, np.dtype(np.uint8)), 2: (torch.int16, np.dtype(np.int16))}[itemsize]
@@ -81,7 +87,7 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
         raise TypeError(f"cannot convert a {tensor.layout} tensor; call .to_dense() first")
     dtype = table[tensor.dtype]
     tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
-    if dtype.kind in "biufc":
+    if _native(dtype):
         source = tensor.numpy()
     else:
         int_type, _ = _bits(torch, dtype.itemsize)
@@ -98,7 +104,7 @@ def numpy_to_tensor(array: Any) -> Any:
     reverse = {v: k for k, v in _dtypes(torch).items()}
     if array.dtype not in reverse:
         raise TypeError(f"dtype {array.dtype} has no torch equivalent")
-    if array.dtype.kind in "biufc":
+    if _native(array.dtype):
         return torch.from_numpy(np.array(array, copy=True))
     _, np_int = _bits(torch, array.dtype.itemsize)
     return torch.from_numpy(np.array(array.view(np_int), copy=True)).view(reverse[array.dtype])
