@@ -54,27 +54,19 @@ def _torch() -> Any:
 @cache
 def _dtypes(torch: Any) -> dict[Any, np.dtype]:
     """torch dtype -> numpy dtype, for every dtype both sides have."""
-    names = [
-        "bool",
-        "uint8",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint16",
-        "uint32",
-        "uint64",
-        "float16",
-        "float32",
-        "float64",
-        "complex64",
-        "complex128",
-    ]
+    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",
+             "float16", "float32", "float64", "complex64", "complex128"]
     table = {getattr(torch, n): np.dtype(n) for n in names if hasattr(torch, n)}
     for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
         if hasattr(torch, name) and hasattr(ml_dtypes, name):
             table[getattr(torch, name)] = np.dtype(getattr(ml_dtypes, name))
     return table
+
+
+def _native(dtype: np.dtype) -> bool:
+    """Whether torch's numpy bridge knows ``dtype`` (ml_dtypes' types, whose numpy kind may be
+    'f' or 'V', go by their bits)."""
+    return type(dtype).__module__.startswith("numpy") and dtype.type.__module__ == "numpy"
 
 
 def _bits(torch: Any, itemsize: int) -> tuple[Any, np.dtype]:
@@ -95,7 +87,7 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
         raise TypeError(f"cannot convert a {tensor.layout} tensor; call .to_dense() first")
     dtype = table[tensor.dtype]
     tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
-    if dtype.kind in "biufc":
+    if _native(dtype):
         source = tensor.numpy()
     else:
         int_type, _ = _bits(torch, dtype.itemsize)
@@ -112,7 +104,7 @@ def numpy_to_tensor(array: Any) -> Any:
     reverse = {v: k for k, v in _dtypes(torch).items()}
     if array.dtype not in reverse:
         raise TypeError(f"dtype {array.dtype} has no torch equivalent")
-    if array.dtype.kind in "biufc":
+    if _native(array.dtype):
         return torch.from_numpy(np.array(array, copy=True))
     _, np_int = _bits(torch, array.dtype.itemsize)
     return torch.from_numpy(np.array(array.view(np_int), copy=True)).view(reverse[array.dtype])
@@ -121,7 +113,8 @@ def numpy_to_tensor(array: Any) -> Any:
 def _storage_key(t: Any) -> tuple | None:
     if t.numel() == 0:
         return None
-    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(),
+            t.dtype)
 
 
 def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None) -> Any:
@@ -164,10 +157,8 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
         if x is None or isinstance(x, (bool, int, float, str, complex, bytes)):
             return x
-        raise TypeError(
-            f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
-            "tensors in dicts, lists and tuples"
-        )
+        raise TypeError(f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
+                        "tensors in dicts, lists and tuples")
 
     return convert(obj, ())
 
@@ -184,11 +175,8 @@ def host_to_torch(obj: Any) -> Any:
             if key is not None and key in memo:
                 return memo[key]
             tensor = numpy_to_tensor(x)
-            if (
-                path
-                and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED
-                and (tensor.dtype == torch.int32)
-            ):
+            if path and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED and (
+                    tensor.dtype == torch.int32):
                 tensor = tensor.to(torch.int64)
             if key is not None:
                 memo[key] = tensor
@@ -197,10 +185,14 @@ def host_to_torch(obj: Any) -> Any:
             flat: OrderedDict[str, Any] = OrderedDict()
             for key, value in x.items():
                 converted = convert(value, (*path, str(key)))
-                if isinstance(value, Mapping):
-                    flat.update((f"{key}.{k}", v) for k, v in converted.items())
-                else:
-                    flat[str(key)] = converted
+                pairs = ([(f"{key}.{k}", v) for k, v in converted.items()]
+                         if isinstance(value, Mapping) else [(str(key), converted)])
+                for name, v in pairs:
+                    if name in flat:
+                        full = ".".join((*path, name))
+                        raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
+                                         "in the flat state_dict; rename one")
+                    flat[name] = v
             return flat
         if isinstance(x, (list, tuple)):
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
@@ -226,14 +218,8 @@ def read_pt(path: str | os.PathLike) -> Any:
         ) from err
 
 
-def from_torch(
-    state_dict_or_path: Any,
-    *,
-    like: Any = None,
-    strict: bool = True,
-    device: Any = None,
-    sharding: Any = None,
-) -> Any:
+def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True,
+               device: Any = None, sharding: Any = None) -> Any:
     """A torch ``state_dict`` (or a ``.pt`` file) as nested jaxinit variables.
 
     ``{'hidden.weight': W, 'hidden.bias': b}`` -> ``{'hidden': {'weight': w, 'bias': b}}`` with
@@ -258,20 +244,16 @@ def from_torch(
         obj = read_pt(state_dict_or_path)
     else:
         source, obj = "torch state_dict", state_dict_or_path
-    host = torch_to_host(obj)
-    return _ser.assemble(
-        host, like=like, strict=strict, device=device, sharding=sharding, source=source
-    )
+    try:
+        host = torch_to_host(obj)
+    except ValueError as err:  # colliding names
+        raise _ser.CheckpointError(f"{source}: {err}") from err
+    return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
+                         source=source)
 
 
-def load_pt(
-    path: str | os.PathLike,
-    *,
-    like: Any = None,
-    strict: bool = True,
-    device: Any = None,
-    sharding: Any = None,
-) -> Any:
+def load_pt(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
+            device: Any = None, sharding: Any = None) -> Any:
     """Read a ``.pt`` / ``.pth`` / ``.bin`` file written by ``torch.save`` as jaxinit variables.
 
     Same as ``from_torch(path, ...)``. The file is read with ``torch.load(weights_only=True)``:
@@ -282,7 +264,8 @@ def load_pt(
         >>> torch.save(net.state_dict(), "mlp.pt")
         >>> variables = load_pt("mlp.pt", like=template)
     """
-    return from_torch(os.fspath(path), like=like, strict=strict, device=device, sharding=sharding)
+    return from_torch(os.fspath(path), like=like, strict=strict, device=device,
+                      sharding=sharding)
 
 
 def to_torch(variables: Any) -> OrderedDict:

@@ -8,8 +8,9 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from .._state import IncompatibleKeys
+from .._keys import IncompatibleKeys
 from .._tree import iter_flat, unflatten
+from .._values import check_metadata, value_error
 from ._derived import declared_value, fill_derived
 from ._plan import Plan, plan_of
 from .parameter import _as_numpy, _is_array
@@ -152,7 +153,7 @@ class StateDict:
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         plan = plan_of(self)
         current = None if variables is None else dict(iter_flat(variables))
-        metadata = getattr(state_dict, "_metadata", None)
+        metadata = check_metadata(getattr(state_dict, "_metadata", None))
         new: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         missing: list[str] = []
@@ -192,6 +193,9 @@ class StateDict:
                     f"{_shape_str(value.shape)} from checkpoint, the shape in current model "
                     f"is {_shape_str(shape)}."
                 )
+                continue
+            if (problem := value_error(name, value, target.dtype, shape)) is not None:
+                errors.append(problem)
                 continue
             new[canon] = value.astype(target.dtype) if value.dtype != target.dtype else value
         for name, state in extra.items():  # as torch: handed over during the walk

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._state import IncompatibleKeys
+from .._keys import IncompatibleKeys
 from ._calling import Calling
 from ._plan import structure_changed
 from ._registration import Registration

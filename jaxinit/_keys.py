@@ -1,6 +1,12 @@
-"""State-dict vocabulary shared by :mod:`jaxinit.nn` and :mod:`jaxinit.serialization`.
+"""``IncompatibleKeys``: what a state_dict load did not match (torch's ``_IncompatibleKeys``).
 
-It imports nothing from :mod:`jaxinit.nn`, so serialization can use it without an import circle.
+A neutral module so that models (:mod:`jaxinit.nn.module`) and checkpoints
+(:mod:`jaxinit.serialization`) share one class without importing each other.
+
+Example::
+
+    >>> IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+    <All keys matched successfully>
 """
 
 from __future__ import annotations
@@ -25,4 +31,3 @@ class IncompatibleKeys(NamedTuple):
         )
 
     __str__ = __repr__
-

@@ -1,0 +1,39 @@
+"""Checkpoints to attack, and exact comparison of loaded results (shared by the fuzz test in
+tests/test_serialization_fuzz.py and benchmarks/fuzz_checkpoint.py)."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+
+def cases() -> dict[str, object]:
+    """Small checkpoints covering ties, tuple roots, scalars, empty trees and many dtypes."""
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    return {
+        "ties": {"enc": {"weight": w}, "dec": {"weight": w}, "n": np.int64(3)},
+        "tuple_root": (np.ones(2, ml_dtypes.bfloat16), [1, 2.5, "x", None], (np.int8(-4),)),
+        "scalar": np.float32(1.5),
+        "empty": {},
+        "dtypes": {"bf": np.arange(3, dtype=ml_dtypes.bfloat16),
+                   "i": np.array([-7, 9], np.int32),
+                   "f8": np.array([0.5, -2.0], ml_dtypes.float8_e4m3fn),
+                   "u": np.array([1, 255], np.uint8), "c": 1 + 2j, "b": b"\x00\xff"},
+    }
+
+
+def same(a: object, b: object) -> bool:
+    """Exact equality of loaded trees: node types, key order, and array bits."""
+    if type(a) in (dict, list, tuple) or type(b) in (dict, list, tuple):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if isinstance(a, dict):
+            return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return all(same(x, y) for x, y in zip(a, b))
+    if hasattr(a, "dtype") or hasattr(b, "dtype"):
+        if not (hasattr(a, "dtype") and hasattr(b, "dtype")):
+            return False
+        x, y = np.asarray(a), np.asarray(b)
+        return (x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+                and isinstance(a, np.generic) == isinstance(b, np.generic))
+    return type(a) is type(b) and a == b
