@@ -81,11 +81,22 @@ def _sampler(init: Callable, shape: tuple, dtype: np.dtype, sharding: Any = None
     return fn
 
 
+def place(value: Any, sharding: Any) -> jax.Array:
+    """A host-built value onto ``sharding``; under ``jax.distributed`` (a sharding spanning
+    processes) each process puts only the slices its own devices hold."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(value, sharding)
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
 def draw(decl: _Declaration, key: Any, name: str, sharding: Any = None) -> jax.Array:
-    """The initial value of one declared variable under a JAX key."""
+    """The initial value of one declared variable under a JAX key (sharded: a compiled program
+    whose outputs are the shards, so each device computes only its own; with the default
+    ``jax_threefry_partitionable`` mode no device ever holds more than its shard)."""
     if isinstance(decl.init, _FromValue):
         value = decl.init(None, decl.shape, decl.dtype)
-        return value if sharding is None else jax.device_put(value, sharding)
+        return value if sharding is None else place(value, sharding)
     h = np.uint32(name_hash(name))
     return _sampler(decl.init, decl.shape, decl.dtype, sharding)(key, h)
 
@@ -273,8 +284,8 @@ def initialize(plan: Plan, key: Any, shardings: dict[str, Any] | None = None) ->
     if is_torch_generator(key):
         for name, decl in sorted(plan.entries.items(), key=lambda item: item[1]._seq):
             value = jnp.asarray(decl.init(key, decl.shape, decl.dtype), dtype=decl.dtype)
-            if name in shardings:
-                value = jax.device_put(value, shardings[name])
+            if name in shardings:  # torch's stream is sequential: drawn whole, then placed
+                value = place(value, shardings[name])
             values[name] = value
     else:
         if isinstance(key, int):
