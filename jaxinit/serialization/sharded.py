@@ -318,20 +318,14 @@ def stored_arrays(directory: str | os.PathLike) -> tuple[dict, dict[str, Any]]:
 
 
 def restore_one(directory: str | os.PathLike, key: str, struct: Any) -> np.ndarray:
-    """One stored array (``struct`` from :func:`stored_arrays`) as a host numpy array, by
-    orbax's partial restore: only that array's bytes are read."""
+    """One stored array (``struct`` from :func:`stored_arrays`) as a host numpy array with its
+    stored dtype, by orbax's partial restore: only that array's bytes are read."""
     ocp = _ocp()
     target = os.path.abspath(os.fspath(directory))
-    want = {key: jax.ShapeDtypeStruct(struct.shape, struct.dtype,
-                                      sharding=jax.sharding.SingleDeviceSharding(
-                                          jax.local_devices()[0]))}
     try:
-        args = ocp.args.PyTreeRestore(
-            want, restore_args=ocp.checkpoint_utils.construct_restore_args(want),
-            partial_restore=True)
+        args = ocp.args.PyTreeRestore({key: struct}, partial_restore=True,
+                                      restore_args={key: ocp.RestoreArgs(restore_type=np.ndarray)})
         out = _checkpointer().restore(target, args=ocp.args.Composite(**{ARRAYS: args}))[ARRAYS]
-        out = out[key]
     except Exception as err:
         raise CheckpointError(f"{target!r}: damaged sharded checkpoint: {err}") from err
-    return np.asarray(out)
-
+    return np.asarray(out[key])
