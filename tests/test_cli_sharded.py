@@ -69,6 +69,7 @@ class _Tracked(np.ndarray):
     """A restored array whose lifetime is observed (numpy subclasses take weak references)."""
 
 
+
 @pytest.mark.parametrize("ext", [".msgpack", ".safetensors"])
 def test_streaming_holds_about_one_array_at_a_time(tmp_path, monkeypatch, ext):
     arrays = {f"layer{i}": {"weight": jnp.full((64, 128), float(i))} for i in range(8)}
@@ -76,7 +77,9 @@ def test_streaming_holds_about_one_array_at_a_time(tmp_path, monkeypatch, ext):
     real, live, peak = sharded.restore_one, set(), [0]
 
     def tracked(*args):
-        out = real(*args).view(_Tracked)
+        value = real(*args)
+        out = _Tracked(value.shape, value.dtype)  # owns its memory: views keep it alive
+        out[...] = value
         live.add(id(out))
         weakref.finalize(out, live.discard, id(out))
         peak[0] = max(peak[0], len(live))
