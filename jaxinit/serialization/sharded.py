@@ -59,9 +59,10 @@ def _ocp() -> Any:
     return ocp
 
 
-def _checkpointer() -> Any:
+def _checkpointer(asynchronous: bool = False) -> Any:
     ocp = _ocp()
-    return ocp.Checkpointer(ocp.CompositeCheckpointHandler(
+    cls = ocp.AsyncCheckpointer if asynchronous else ocp.Checkpointer
+    return cls(ocp.CompositeCheckpointHandler(
         **{ARRAYS: ocp.PyTreeCheckpointHandler(), META: ocp.JsonCheckpointHandler()}))
 
 
@@ -153,8 +154,11 @@ def save_sharded(directory: str | os.PathLike, variables: Any, *, overwrite: boo
     dest = target + _NEW if exists else target
     _remove(dest)  # a leftover of an earlier interrupted overwrite
     _sync("jaxinit_save_sharded_clean")
-    _checkpointer().save(dest, args=ocp.args.Composite(
+    writer = _checkpointer(asynchronous=True)  # (orbax's async path writes in parallel)
+    writer.save(dest, args=ocp.args.Composite(
         **{ARRAYS: ocp.args.PyTreeSave(arrays), META: ocp.args.JsonSave(meta)}))
+    writer.wait_until_finished()
+    writer.close()
     if exists:
         if jax.process_index() == 0:  # two renames: the old one is never half gone
             _remove(target + _OLD)
