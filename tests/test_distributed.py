@@ -71,3 +71,25 @@ def test_two_processes_init_their_shards_bitwise_and_save_load_resharded(tmp_pat
         # (torch stage: P("data") replicated over "model", so 2 distinct blocks per process)
         assert sum(k.startswith("0.weight|") for k in per_process[0]) == (
             2 if stage == "torch" else 4)
+
+
+def test_sharded_init_program_holds_only_its_shard_per_device():
+    """What each process runs for a sharded variable: a program whose per-device output is the
+    shard and whose temporaries are tiny (jax_threefry_partitionable, the default); with the
+    original Threefry layout every device would hold the whole variable in temporaries."""
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from jaxinit import nn
+    from jaxinit.nn import _initialize
+    from jaxinit.nn._plan import plan_of
+
+    mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
+    decl = plan_of(nn.Linear(1024, 2048)).entries["weight"]
+    full = decl.size * 4
+    with jax.threefry_partitionable(True):
+        sampler = _initialize._sampler(decl.init, decl.shape, decl.dtype,
+                                       NamedSharding(mesh, P("data", "model")))
+        memory = sampler.lower(jax.random.key(0), np.uint32(1)).compile().memory_analysis()
+    assert memory.output_size_in_bytes == full // 8
+    assert memory.temp_size_in_bytes < full // 64
