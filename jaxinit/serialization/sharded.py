@@ -300,7 +300,8 @@ def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool
             restore_args = ocp.checkpoint_utils.construct_restore_args(targets)
             restored = _checkpointer().restore(target, args=ocp.args.Composite(
                 **{ARRAYS: ocp.args.PyTreeRestore(targets, restore_args=restore_args,
-                                                  partial_restore=True)}))[ARRAYS]
+                                                  partial_restore=len(targets) < len(shapes))}
+            ))[ARRAYS]
         except Exception as err:
             raise CheckpointError(f"{source}: damaged sharded checkpoint: {err}") from err
 
