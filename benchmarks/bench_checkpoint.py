@@ -20,6 +20,11 @@ also fsync the file and check every array's crc32, which none of the others do).
 diagnostic row loads jaxinit's file with the crc32 checks switched off, to show what they cost.
 
     python benchmarks/bench_checkpoint.py [--repeats 3] [--dir /tmp] [--layers 12]
+    python benchmarks/bench_checkpoint.py --small 1000,10000,100000   # many small arrays
+
+``--small N,...`` measures instead files of N float32 arrays of 16 elements each (names
+``layer{i}.w``), for torch, safetensors and jaxinit: how save and load scale with the number
+of arrays (linear is the goal).
 
 Linux only (it reads /proc). Needs torch, flax, safetensors.
 """
@@ -56,6 +61,11 @@ def gpt2_shapes(layers: int = 12, d: int = 768, vocab: int = 50257, ctx: int = 1
         shapes.update({f"h.{i}.{k}": s for k, s in block.items()})
     shapes.update({"ln_f.weight": (d,), "ln_f.bias": (d,)})
     return shapes
+
+
+def small_shapes(n: int) -> dict:
+    """``n`` arrays of 16 float32 each: the many-small-arrays case."""
+    return {f"layer{i}.w": (16,) for i in range(n)}
 
 
 # ------------------------------------------------------------------------- worker process
@@ -124,17 +134,18 @@ def _ops(kind: str, shapes: dict):
     import jaxinit.serialization as ser
 
     if kind == "jaxinit-unchecked":  # diagnostic: what the crc32 verification costs
-        read_structure = ser.read_structure
-        ser.read_structure = lambda file, source: read_structure(file, source)._replace(crcs=None)
+        checked = ser.api.verify_checkpoint
+        ser.api.verify_checkpoint = lambda *a, **k: checked(*a, **k)._replace(crcs=None)
     return ser.save, ser.load
 
 
-def worker(kind: str, op: str, path: str, layers: int) -> dict:
+def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
     import gc
 
     import jax
 
-    shapes, tiny = gpt2_shapes(layers), gpt2_shapes(1, d=8, vocab=16, ctx=4)
+    shapes = small_shapes(small) if small else gpt2_shapes(layers)
+    tiny = gpt2_shapes(1, d=8, vocab=16, ctx=4)
     save, load = _ops(kind, tiny)  # warm-up
     warm = path + ".warmup"
     save(_payload(kind, tiny), warm)
@@ -162,9 +173,9 @@ def worker(kind: str, op: str, path: str, layers: int) -> dict:
 # ----------------------------------------------------------------------------- driver
 
 
-def run(kind: str, op: str, path: str, layers: int) -> dict:
+def run(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, op, path,
-           "--layers", str(layers)]
+           "--layers", str(layers), "--small", str(small)]
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
@@ -177,10 +188,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
     parser.add_argument("--layers", type=int, default=12, help="GPT-2 blocks (12: 124M params)")
+    parser.add_argument("--small", default="", help="comma-separated array counts: "
+                        "files of that many 16-element arrays instead of GPT-2")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "OP", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(*args.worker, args.layers)))
+        print(json.dumps(worker(*args.worker, args.layers, int(args.small or 0))))
+        return
+    if args.small:
+        small_table([int(n) for n in args.small.split(",")], args)
         return
     runs = [(k, op) for k in CONTENDERS for op in ("save", "load")] + [(UNCHECKED, "load")]
     results: dict = {run_: [] for run_ in runs}
@@ -210,6 +226,30 @@ def main() -> None:
     ld = med[UNCHECKED, "load"]
     print(f"| ({UNCHECKED}: load without crc32 checks) | | | {ld['seconds']:.2f} | "
           f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+
+
+def small_table(counts: list[int], args: argparse.Namespace) -> None:
+    """Save and load medians for files of many small arrays, with ratios to torch."""
+    kinds = ["torch", "safetensors", "jaxinit"]
+    results: dict = {}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for repeat in range(args.repeats):
+            for n in counts:
+                for kind in kinds:
+                    for op in ("save", "load"):
+                        r = run(kind, op, os.path.join(tmp, f"small{n}.{kind}"), 0, n)
+                        results.setdefault((n, kind, op), []).append(r["seconds"])
+                        print(f"# run {repeat + 1}/{args.repeats} n={n} {kind} {op}: "
+                              f"{r['seconds']:.3f} s", file=sys.stderr)
+    med = {key: statistics.median(v) for key, v in results.items()}
+    print(f"many small arrays (16 float32 each), median of {args.repeats} runs\n")
+    print("| arrays | library | save (s) | save vs torch | load (s) | load vs torch |")
+    print("|---|---|---|---|---|---|")
+    for n in counts:
+        for kind in kinds:
+            s, ld = med[n, kind, "save"], med[n, kind, "load"]
+            print(f"| {n:,} | {kind} | {s:.3f} | {s / med[n, 'torch', 'save']:.2f}x | {ld:.3f} | "
+                  f"{ld / med[n, 'torch', 'load']:.2f}x |")
 
 
 if __name__ == "__main__":

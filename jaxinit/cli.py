@@ -93,10 +93,10 @@ def entries(path: str) -> list[Entry]:
         from jaxinit.interop import safetensors
 
         header, aliases = safetensors.read_header(path)
-        rows = [Entry(name, shape, dtype) for name, shape, dtype in header]
+        rows = [Entry(name, shape, dtype, aliases.get(name)) for name, shape, dtype in header]
         by_name = {row.name: row for row in rows}
         return rows + [Entry(a, by_name[s].shape, by_name[s].dtype, s)
-                       for a, s in aliases.items() if s in by_name]
+                       for a, s in aliases.items() if s in by_name and a not in by_name]
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
@@ -111,8 +111,8 @@ def entries(path: str) -> list[Entry]:
         def dtype(t: Any) -> str:
             return str(t.dtype).removeprefix("torch.")
     else:
-        with open(path, "rb", buffering=0) as file:
-            tree = serialization.read_structure(file, repr(path)).tree
+        with serialization.open_regular(path) as file:
+            tree = serialization.read_structure(file, repr(path), allow_unverified=True).tree
         is_array = lambda x: isinstance(x, serialization._Ref)  # noqa: E731
         key = id
 
@@ -129,6 +129,12 @@ def entries(path: str) -> list[Entry]:
         rows.append(Entry(name, tuple(leaf.shape), dtype(leaf), first.get(k)))
         first.setdefault(k, name)
     return rows
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped (``\\x1b``), so a
+    hostile name cannot send escape sequences to the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _human(nbytes: int) -> str:
@@ -168,6 +174,7 @@ def inspect(path: str) -> str:
         numel += count
         nbytes += count * _itemsize(row.dtype.removeprefix("numpy."))
         table.append((row.name, str(row.shape), row.dtype, f"{count:,}"))
+    table = [tuple(printable(cell) for cell in row) for row in table]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
              for r in table]
@@ -222,11 +229,12 @@ class Progress:
             self.stream.flush()
 
 
-def read(path: str, progress: Any = None) -> Any:
-    """The checkpoint at ``path`` as a tree of numpy arrays, exactly as stored."""
+def read(path: str, progress: Any = None, *, unverified: bool = False) -> Any:
+    """The checkpoint at ``path`` as a tree of numpy arrays, exactly as stored (a flax file,
+    with no jaxinit checksums, only when ``unverified``)."""
     fmt = _format(path)
     if fmt == "jaxinit":
-        return serialization.read_host(path, progress)
+        return serialization.read_host(path, progress, allow_unverified=unverified)
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
@@ -307,15 +315,24 @@ def _rebuild(tree: Any, fn: Any) -> Any:
     return rebuild(tree, lambda _, leaf: fn(leaf))
 
 
-def convert(src: str, dst: str, *, progress: bool = True) -> str:
-    """Convert ``src`` to ``dst`` (formats from the extensions; a directory is a sharded
-    checkpoint); returns a one-line summary."""
+def _count_names(tree: Any) -> int:
+    return sum(1 for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray))
+
+
+def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = False) -> str:
+    """Convert ``src`` to ``dst`` (formats from the extensions); returns a one-line summary.
+
+    The arrays read (every name, ties included) are counted, and so are the arrays the
+    written file lists (read back from its header): a difference is an error, never silent.
+    A directory is a sharded checkpoint (:func:`jaxinit.save_sharded`), converted array by
+    array.
+    """
     if "sharded" in (_format(src), _format(dst)):
         return _convert_sharded(src, dst, progress)
     _format(dst)  # an unknown extension fails before anything is read
     bar = Progress(f"reading {os.path.basename(src)}", progress)
     try:
-        tree = read(src, bar)
+        tree = read(src, bar, unverified=unverified)
     finally:
         bar.close()
     bar = Progress(f"writing {os.path.basename(dst)}", progress)
@@ -326,8 +343,13 @@ def convert(src: str, dst: str, *, progress: bool = True) -> str:
     arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
               if isinstance(leaf, np.ndarray)}
     nbytes = sum(a.nbytes for a in arrays.values())
-    return (f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): {len(arrays)} arrays, "
-            f"{_human(nbytes)}")
+    read_names = _count_names(tree)
+    written = sum(1 for row in entries(dst) if row.shape is not None)
+    if written != read_names:
+        raise ValueError(f"{dst!r}: read {read_names} named arrays from {src!r} but the written "
+                         f"file lists {written}: the conversion lost data; do not use {dst!r}")
+    return (f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): read {read_names} "
+            f"named arrays, wrote {written} ({len(arrays)} distinct), {_human(nbytes)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,14 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("src")
     p_convert.add_argument("dst")
     p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_convert.add_argument("--unverified", action="store_true",
+                           help="also read msgpack files without jaxinit checksums (flax's)")
     args = parser.parse_args(argv)
     try:
         if args.command == "inspect":
             print(inspect(args.file))
         else:
-            print(convert(args.src, args.dst, progress=not args.no_progress))
+            print(convert(args.src, args.dst, progress=not args.no_progress,
+                          unverified=args.unverified))
     except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
-        print(f"jaxinit: error: {err}", file=sys.stderr)
+        print(f"jaxinit: error: {printable(str(err))}", file=sys.stderr)
+        return 1
+    except Exception as err:  # anything else from a hostile file: one line, never a traceback
+        print(f"jaxinit: error: {type(err).__name__}: {printable(str(err))}", file=sys.stderr)
         return 1
     return 0
 

@@ -11,6 +11,7 @@ import zlib
 import flax.serialization
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import pytest
 from jax.sharding import NamedSharding
@@ -168,8 +169,8 @@ def test_safetensors_round_trip_ties_and_checks(tmp_path):
     }
     path = tmp_path / "m.safetensors"
     save_safetensors(v, path, metadata={"note": "hi"})
-    raw = load_file(str(path))  # the library itself reads it; the tie is stored once
-    assert sorted(raw) == ["0.bias", "0.weight", "bn.num_batches_tracked"]
+    raw = load_file(str(path))  # the library itself reads it; the tie is written at both names
+    assert sorted(raw) == ["0.bias", "0.weight", "1.weight", "bn.num_batches_tracked"]
     assert raw["bn.num_batches_tracked"].dtype == np.int64  # as torch keeps it
     back = load_safetensors(path)
     assert back["0"]["weight"] is back["1"]["weight"] and bits(back["0"]["weight"]) == bits(w)
@@ -200,3 +201,40 @@ def test_checksums_cover_every_record(path):
         zlib.crc32(np.asarray(a).tobytes()),
         zlib.crc32(np.asarray(b).tobytes()),
     ]
+
+
+def test_safetensors_float8_and_every_written_dtype_round_trip(tmp_path):
+    from jaxinit.interop.safetensors import read_host, save_safetensors
+
+    arrays = {name: np.arange(-3, 5).astype(getattr(ml_dtypes, name))
+              for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                           "float8_e5m2fnuz", "float8_e8m0fnu")}
+    arrays["i64"] = np.array([2**40, -1], np.int64)
+    path = tmp_path / "f8.safetensors"
+    save_safetensors(arrays, path)
+    back = read_host(path)
+    assert all(bits(back[k]) == bits(v) for k, v in arrays.items())
+
+
+def test_safetensors_collisions_and_metadata_never_override(tmp_path):
+    import json
+
+    from safetensors.numpy import save_file
+
+    from jaxinit.interop import load_safetensors, save_safetensors
+
+    path = tmp_path / "c.safetensors"
+    save_file({"a.b": np.ones(2, np.float32), "a": np.zeros(2, np.float32)}, str(path))
+    with pytest.raises(CheckpointError, match="'a.b' and 'a' collide|'a' and 'a.b' collide"):
+        load_safetensors(path)
+    with pytest.raises(ValueError, match="collide"):
+        save_safetensors({"a.b": jnp.ones(2), "a": {"b": jnp.ones(2)}}, path)
+    aliases = json.dumps({"x": "y"})
+    save_file({"x": np.ones(2, np.float32), "y": np.zeros(2, np.float32)}, str(path),
+              metadata={"jaxinit.aliases": aliases})
+    with pytest.raises(CheckpointError, match="different tensor 'x'"):
+        load_safetensors(path)
+    save_file({"y": np.zeros(2, np.float32)}, str(path),
+              metadata={"jaxinit.aliases": json.dumps(["x", "y"])})
+    with pytest.raises(CheckpointError, match="not a JSON object"):
+        load_safetensors(path)

@@ -63,6 +63,12 @@ def _dtypes(torch: Any) -> dict[Any, np.dtype]:
     return table
 
 
+def _native(dtype: np.dtype) -> bool:
+    """Whether torch's numpy bridge knows ``dtype`` (ml_dtypes' types, whose numpy kind may be
+    'f' or 'V', go by their bits)."""
+    return type(dtype).__module__.startswith("numpy") and dtype.type.__module__ == "numpy"
+
+
 def _bits(torch: Any, itemsize: int) -> tuple[Any, np.dtype]:
     """A same-size integer type, to move dtypes numpy lacks (bfloat16, float8) by their bits."""
     return {1: (torch.uint8, np.dtype(np.uint8)), 2: (torch.int16, np.dtype(np.int16))}[itemsize]
@@ -81,7 +87,7 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
         raise TypeError(f"cannot convert a {tensor.layout} tensor; call .to_dense() first")
     dtype = table[tensor.dtype]
     tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
-    if dtype.kind in "biufc":
+    if _native(dtype):
         source = tensor.numpy()
     else:
         int_type, _ = _bits(torch, dtype.itemsize)
@@ -98,7 +104,7 @@ def numpy_to_tensor(array: Any) -> Any:
     reverse = {v: k for k, v in _dtypes(torch).items()}
     if array.dtype not in reverse:
         raise TypeError(f"dtype {array.dtype} has no torch equivalent")
-    if array.dtype.kind in "biufc":
+    if _native(array.dtype):
         return torch.from_numpy(np.array(array, copy=True))
     _, np_int = _bits(torch, array.dtype.itemsize)
     return torch.from_numpy(np.array(array.view(np_int), copy=True)).view(reverse[array.dtype])
@@ -179,10 +185,14 @@ def host_to_torch(obj: Any) -> Any:
             flat: OrderedDict[str, Any] = OrderedDict()
             for key, value in x.items():
                 converted = convert(value, (*path, str(key)))
-                if isinstance(value, Mapping):
-                    flat.update((f"{key}.{k}", v) for k, v in converted.items())
-                else:
-                    flat[str(key)] = converted
+                pairs = ([(f"{key}.{k}", v) for k, v in converted.items()]
+                         if isinstance(value, Mapping) else [(str(key), converted)])
+                for name, v in pairs:
+                    if name in flat:
+                        full = ".".join((*path, name))
+                        raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
+                                         "in the flat state_dict; rename one")
+                    flat[name] = v
             return flat
         if isinstance(x, (list, tuple)):
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
@@ -234,7 +244,10 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         obj = read_pt(state_dict_or_path)
     else:
         source, obj = "torch state_dict", state_dict_or_path
-    host = torch_to_host(obj)
+    try:
+        host = torch_to_host(obj)
+    except ValueError as err:  # colliding names
+        raise _ser.CheckpointError(f"{source}: {err}") from err
     return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
                          source=source)
 

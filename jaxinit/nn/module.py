@@ -29,6 +29,7 @@ import numpy as np
 from .._dtypes import canonical_dtype
 from .._keys import IncompatibleKeys
 from .._tree import iter_flat, unflatten
+from .._values import check_metadata, value_error
 from . import _binding
 from ._binding import Frame, bound, merge_updates
 from ._initialize import draw, initialize
@@ -487,7 +488,7 @@ class Module:
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         plan = plan_of(self)
         current = None if variables is None else dict(iter_flat(variables))
-        metadata = getattr(state_dict, "_metadata", None)
+        metadata = check_metadata(getattr(state_dict, "_metadata", None))
         new: dict[str, Any] = {}
         missing: list[str] = []
         errors: list[str] = []
@@ -515,6 +516,9 @@ class Module:
                     f"{_shape_str(value.shape)} from checkpoint, the shape in current model "
                     f"is {_shape_str(shape)}."
                 )
+                continue
+            if (problem := value_error(name, value, target.dtype, shape)) is not None:
+                errors.append(problem)
                 continue
             new[canon] = value.astype(target.dtype) if value.dtype != target.dtype else value
         known = {name for name, _ in plan.state_keys}

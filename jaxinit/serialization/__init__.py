@@ -58,7 +58,7 @@ from __future__ import annotations
 from jaxinit._keys import IncompatibleKeys
 
 from .api import _load, _save, load, read_host, read_structure, save
-from .files import aligned_empty, atomic_write
+from .files import aligned_empty, atomic_write, open_regular
 from .format import DTYPES as _DTYPES
 from .format import CheckpointError
 from .parse import Ref as _Ref
@@ -70,8 +70,8 @@ from .write import identity as _identity
 
 __all__ = ["CheckpointError", "IncompatibleKeys", "load", "save"]
 
-_shared = (_load, _save, read_host, read_structure, aligned_empty, atomic_write, _DTYPES, _Ref,
-           _dotted, _walk, assemble, check_template, _identity)
+_shared = (_load, _save, read_host, read_structure, aligned_empty, atomic_write, open_regular,
+           _DTYPES, _Ref, _dotted, _walk, assemble, check_template, _identity)
 
 
 def __getattr__(name: str):  # sharded checkpoints import orbax: only when first used

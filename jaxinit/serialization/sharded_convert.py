@@ -72,35 +72,35 @@ _ST_CODES = {"bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "uint1
 def write_safetensors(tree: Any, path: str | os.PathLike,
                       progress: Callable[[int, int], None] | None) -> int:
     """Write ``tree`` (nested dicts of arrays or lazy arrays) as a safetensors file, one array
-    at a time, atomically; ties as in :mod:`jaxinit.interop.safetensors`. Returns the number of
-    arrays written."""
+    at a time, atomically; ties as in :mod:`jaxinit.interop.safetensors` (written at every name,
+    the repeats listed in the metadata). Returns the number of distinct arrays written."""
     from jaxinit.interop.safetensors import ALIASES_KEY
 
-    entries: list[tuple[str, Any]] = []
+    groups: dict[int, tuple[list[str], Any]] = {}  # one array: every name it is stored at
     aliases: dict[str, str] = {}
-    first: dict[int, str] = {}
     for p, leaf in walk(tree):
         name = dotted(p)
         if not hasattr(leaf, "dtype") or not hasattr(leaf, "shape"):
             raise TypeError(f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
                             "which stores arrays only")
-        if id(leaf) in first:
-            aliases[name] = first[id(leaf)]
+        if id(leaf) in groups:
+            aliases[name] = groups[id(leaf)][0][0]
+            groups[id(leaf)][0].append(name)
             continue
         if np.dtype(leaf.dtype).name not in _ST_CODES:
             raise TypeError(f"cannot save '{name}': safetensors has no dtype {leaf.dtype}")
-        first[id(leaf)] = name
-        entries.append((name, leaf))
+        groups[id(leaf)] = ([name], leaf)
     header: dict[str, Any] = {}
     if aliases:
         header["__metadata__"] = {ALIASES_KEY: json.dumps(aliases)}
     offset = 0
-    for name, leaf in entries:
+    for names, leaf in groups.values():  # a tie's copies lie next to each other
         nbytes = int(np.prod(leaf.shape, dtype=np.int64)) * np.dtype(leaf.dtype).itemsize
-        header[name] = {"dtype": _ST_CODES[np.dtype(leaf.dtype).name],
-                        "shape": [int(d) for d in leaf.shape],
-                        "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
+        for name in names:
+            header[name] = {"dtype": _ST_CODES[np.dtype(leaf.dtype).name],
+                            "shape": [int(d) for d in leaf.shape],
+                            "data_offsets": [offset, offset + nbytes]}
+            offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
     total = offset
@@ -108,16 +108,17 @@ def write_safetensors(tree: Any, path: str | os.PathLike,
     def write(fd: int, _tmp: str) -> None:
         _write_all(fd, len(raw).to_bytes(8, "little") + raw)
         done = 0
-        for _name, leaf in entries:
-            data = np.ascontiguousarray(np.asarray(leaf))
-            _write_all(fd, memoryview(data.reshape(-1).view(np.uint8)))
-            done += data.nbytes
+        for names, leaf in groups.values():
+            data = np.ascontiguousarray(np.asarray(leaf))  # read once, written at every name
+            for _name in names:
+                _write_all(fd, memoryview(data.reshape(-1).view(np.uint8)))
+                done += data.nbytes
             del data  # one array at a time
             if progress is not None:
                 progress(done, total)
 
     atomic_write(path, write)
-    return len(entries)
+    return len(groups)
 
 
 def _write_all(fd: int, data: Any) -> None:

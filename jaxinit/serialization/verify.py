@@ -185,7 +185,7 @@ class DataReader:
                  progress: Callable | None, total: int):
         self.src, self.file, self.crcs, self.source = src, src.file, crcs, src.source
         self.pool, self.progress, self.total, self.done = pool, progress, total, 0
-        self.checks: list[tuple[Ref, int, Future]] = []
+        self.checks: list[tuple[Ref, int, Future | int]] = []
 
     def __call__(self, ref: Ref) -> np.ndarray | np.generic:
         buf = aligned_empty(ref.nbytes)
@@ -197,8 +197,7 @@ class DataReader:
                 view[:nbytes] = memoryview(data)[at : at + nbytes]
                 self.done += nbytes
                 if self.crcs is not None:
-                    last = Future()
-                    last.set_result(zlib.crc32(view[:nbytes]))
+                    last = zlib.crc32(view[:nbytes])
             else:
                 self.file.seek(offset)
                 for start in range(0, nbytes, _BLOCK):
@@ -209,7 +208,7 @@ class DataReader:
             if self.progress is not None:
                 self.progress(self.done, self.total)
             if self.crcs is not None:
-                self.checks.append((ref, record, last or self.pool.submit(crc.update, b"")))
+                self.checks.append((ref, record, last if last is not None else 0))
             view = view[nbytes:]
         array = buf.view(ref.dtype).reshape(ref.shape)
         return array[()] if ref.scalar else array
@@ -226,7 +225,8 @@ class DataReader:
     def finish(self) -> None:
         """Raise if the file changed size or any checksum does not match."""
         self.src.check_size()
-        bad = [ref.name for ref, record, crc in self.checks if crc.result() != self.crcs[record]]
+        bad = [ref.name for ref, record, crc in self.checks
+               if (crc if isinstance(crc, int) else crc.result()) != self.crcs[record]]
         if bad:
             names = ", ".join(f"'{n}'" for n in dict.fromkeys(bad))
             raise CheckpointError(

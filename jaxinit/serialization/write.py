@@ -199,7 +199,7 @@ class _Writer:
         self.flusher, self.flushing = flusher, None
         self.pending = bytearray()
         self.structure_crc = 0
-        self.crcs: list[Future] = []
+        self.crcs: list[Future | int] = []
         self.done = 0
 
     def struct(self, data: bytes) -> None:
@@ -226,9 +226,7 @@ class _Writer:
                 self.pending += piece
                 crc = zlib.crc32(piece, crc)
                 self.done += len(piece)
-            done: Future = Future()
-            done.set_result(crc)
-            self.crcs.append(done)
+            self.crcs.append(crc)
         if self.progress is not None:
             self.progress(self.done, self.total)
 
@@ -299,7 +297,7 @@ def write_checkpoint(fd: int, plan: Plan, progress: Callable | None) -> None:
             "version": fmt.FORMAT_VERSION,
             "root": plan.root,
             "sequences": plan.sequences,
-            "crc32": [crc.result() for crc in writer.crcs],
+            "crc32": [c if isinstance(c, int) else c.result() for c in writer.crcs],
         }
         writer.struct(fmt.pack(fmt.META_KEY) + fmt.map_header(len(meta) + 1))
         for key, value in meta.items():
