@@ -56,6 +56,7 @@ def main(coordinator: str, pid: int, out_dir: str, ckpt: str) -> None:
     dump(torch_init, net, os.path.join(out_dir, f"torch_{pid}.npz"))
 
     jaxinit.save_sharded(ckpt, variables)
+    jaxinit.save_sharded(ckpt, variables, overwrite=True)  # the swap, synchronised across processes
     new = Mesh(devices.reshape(2, 4), ("x", "y"))
     like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=NamedSharding(
         new, P("y", "x") if x.ndim == 2 else P(("x", "y")))), variables)

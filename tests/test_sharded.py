@@ -123,12 +123,14 @@ def test_missing_partial_damaged_and_existing_directories(tmp_path):
 
 
 WRITER = textwrap.dedent("""
-    import os, sys
+    import os, sys, time
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
     os.environ["JAX_PLATFORMS"] = "cpu"
     import jax, jax.numpy as jnp, jaxinit
-    big = {f"layer{i}.weight": jnp.full((4096, 4096), float(i)) for i in range(24)}
+    big = {f"layer{i}.weight": jnp.full((2048, 2048), float(i)) for i in range(12)}
     jax.block_until_ready(big)
+    # never finish: a save that has not reached its last rename by the time it is killed
+    os.replace = os.rename = lambda *args: time.sleep(3600)
     print("ready", flush=True)
     jaxinit.save_sharded(sys.argv[1], big, overwrite=True)
     print("done", flush=True)
@@ -149,8 +151,7 @@ def test_killed_writer_leaves_previous_checkpoint_intact(tmp_path):
             time.sleep(0.01)
         else:
             pytest.fail("the writer never started writing")
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # while orbax writes, or at the latest before the swap
         assert proc.wait(30) == -signal.SIGKILL  # killed, not finished
     finally:
         if proc.poll() is None:
