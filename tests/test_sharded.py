@@ -118,6 +118,8 @@ def test_missing_partial_damaged_and_existing_directories(tmp_path):
                 os.remove(os.path.join(root, f))
     with pytest.raises(CheckpointError, match="damaged sharded checkpoint"):
         jaxinit.load_sharded(tmp_path / "damaged")
+    jaxinit.save_sharded(tmp_path / "bare", jnp.arange(3))  # a single array, as jaxinit.save
+    np.testing.assert_array_equal(jaxinit.load_sharded(tmp_path / "bare"), np.arange(3))
     with pytest.raises(TypeError, match="neither an array nor a JSON scalar"):
         jaxinit.save_sharded(tmp_path / "bad", {"f": object()})
 

@@ -103,13 +103,13 @@ def _flatten(tree: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         else:
             raise TypeError(f"cannot save '{name}' in a sharded checkpoint: {type(leaf).__name__} "
                             "is neither an array nor a JSON scalar (None, bool, int, float, str)")
-    root = "value" if walk_is_leaf(tree) else "tree"
+    root = "value" if _is_leaf(tree) else "tree"
     meta = {"format": FORMAT, "version": VERSION, "root": root, "entries": entries,
             "sequences": sequences}
     return arrays, meta
 
 
-def walk_is_leaf(tree: Any) -> bool:
+def _is_leaf(tree: Any) -> bool:
     """Whether ``tree`` is a single leaf (saved under the key ``"value"``)."""
     return tree is not None and node_items(tree) is None
 
