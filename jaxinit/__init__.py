@@ -19,6 +19,8 @@ _LAZY = {
     "save": "jaxinit.serialization",
     "load": "jaxinit.serialization",
     "CheckpointError": "jaxinit.serialization",
+    "save_sharded": "jaxinit.serialization.sharded",
+    "load_sharded": "jaxinit.serialization.sharded",
     "interop": "jaxinit.interop",
 }
 
@@ -29,8 +31,10 @@ __all__ = [
     "init",
     "interop",
     "load",
+    "load_sharded",
     "nn",
     "save",
+    "save_sharded",
     "__version__",
 ]
 

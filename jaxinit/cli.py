@@ -1,11 +1,16 @@
 """The ``jaxinit`` command: look inside a checkpoint, or convert it to another format.
 
     jaxinit inspect FILE          names, shapes, dtypes, element counts, totals and bytes
-    jaxinit convert SRC DST       between jaxinit/flax msgpack, torch.save and safetensors
+    jaxinit convert SRC DST       between jaxinit/flax msgpack, torch.save, safetensors and
+                                  sharded checkpoint directories (jaxinit.save_sharded)
 
 The format comes from the extension: ``.msgpack`` / ``.jaxinit`` (jaxinit and flax msgpack),
 ``.pt`` / ``.pth`` / ``.bin`` (``torch.save``, read with ``weights_only=True``),
-``.safetensors``. Converting keeps every value bit for bit, dtypes included (no JAX arrays are
+``.safetensors``; a directory (an existing one, or a destination ending in ``/``) is a sharded
+checkpoint (:func:`jaxinit.save_sharded`), converted array by array: from a sharded
+checkpoint to msgpack or safetensors the extra memory is about one array (``.pt`` needs all
+tensors at once), and the arrays read and written are counted and must agree. Converting
+keeps every value bit for bit, dtypes included (no JAX arrays are
 made, so int64 stays int64), and ties (one array at several names). Big files get a progress
 bar on stderr (tqdm when installed). Also runs as ``python -m jaxinit.cli``.
 """
@@ -29,6 +34,8 @@ PROGRESS_MIN_BYTES = 64 << 20  # smaller files are read and written without a ba
 def _format(path: str) -> str:
     """The format of ``path``: from its extension, else (an existing file, e.g. seed 003's
     ``mlp.params``) from its first bytes."""
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        return "sharded"
     ext = os.path.splitext(path)[1].lower()
     if ext in FORMATS:
         return FORMATS[ext]
@@ -43,7 +50,7 @@ def _format(path: str) -> str:
             return "jaxinit"  # a msgpack map: jaxinit / flax
     raise ValueError(
         f"{path!r}: unknown extension {ext or '(none)'!r} and not a recognisable checkpoint; "
-        f"use one of {', '.join(FORMATS)}"
+        f"use one of {', '.join(FORMATS)}, or a path ending in '/' for a sharded checkpoint"
     )
 
 
@@ -68,6 +75,20 @@ def _itemsize(dtype: str) -> int:
 def entries(path: str) -> list[Entry]:
     """What the checkpoint at ``path`` holds, in file order, without reading array data."""
     fmt = _format(path)
+    if fmt == "sharded":
+        from jaxinit.serialization import sharded
+
+        meta, shapes = sharded.stored_arrays(path)
+        rows = []
+        for p, kind, data in meta["entries"]:
+            name = ".".join(p) or "value"
+            if kind == "value":
+                rows.append(Entry(name, None, type(data).__name__, value=data))
+            else:
+                struct = shapes[data]
+                rows.append(Entry(name, tuple(struct.shape), np.dtype(struct.dtype).name,
+                                  data if kind == "alias" else None))
+        return rows
     if fmt == "safetensors":
         from jaxinit.interop import safetensors
 
@@ -124,6 +145,17 @@ def _human(nbytes: int) -> str:
     raise AssertionError  # unreachable
 
 
+def _kind(path: str) -> str:
+    return "directory" if os.path.isdir(path) else "file"
+
+
+def _disk_bytes(path: str) -> int:
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path)
+               for f in files)
+
+
 def inspect(path: str) -> str:
     """The ``jaxinit inspect`` report for ``path``: a table and a totals line."""
     rows = entries(path)
@@ -149,8 +181,8 @@ def inspect(path: str) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     tied = f" (+{ties} tied name{'s' if ties != 1 else ''})" if ties else ""
     lines.append(f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
-                 f"{nbytes:,} bytes of data ({_human(nbytes)}); file "
-                 f"{os.path.getsize(path):,} bytes")
+                 f"{nbytes:,} bytes of data ({_human(nbytes)}); {_kind(path)} "
+                 f"{_disk_bytes(path):,} bytes")
     return "\n".join(lines)
 
 
@@ -227,6 +259,62 @@ def write(tree: Any, path: str, progress: Any = None) -> None:
         safetensors.save_safetensors(tree, path)
 
 
+def _count_arrays(path: str) -> int:
+    """The distinct arrays (ties counted once) ``path`` holds, read from its index only."""
+    return sum(1 for row in entries(path) if row.shape is not None and row.alias_of is None)
+
+
+def _convert_sharded(src: str, dst: str, progress: bool) -> str:
+    """``convert`` where one side is a sharded checkpoint directory: array by array, counted."""
+    from jaxinit.serialization import sharded, sharded_convert
+
+    src_fmt, dst_fmt = _format(src), _format(dst)
+    if src_fmt == dst_fmt:
+        raise ValueError("both sides are sharded checkpoints: use jaxinit.load_sharded and "
+                         "save_sharded to reshard")
+    if src_fmt == "sharded":
+        tree, lazies = sharded_convert.lazy_tree(src)
+        total = sum(a.nbytes for a in lazies)
+        bar = Progress(f"converting {os.path.basename(src.rstrip('/'))}", progress)
+        try:
+            if dst_fmt == "safetensors":
+                sharded_convert.write_safetensors(tree, dst, bar)
+            elif dst_fmt == "jaxinit":
+                serialization._save(tree, dst, bar)
+            else:  # torch.save takes every tensor at once
+                host = {id(a): np.asarray(a) for a in lazies}
+                write(_rebuild(tree, lambda leaf: host.get(id(leaf), leaf)), dst, bar)
+        finally:
+            bar.close()
+        read_count = sum(a.reads for a in lazies)
+        if any(a.reads != 1 for a in lazies):
+            raise ValueError(f"converting {src}: arrays were not each read once ({read_count} "
+                             f"reads of {len(lazies)} arrays)")
+        read_count, nbytes = len(lazies), total
+    else:
+        bar = Progress(f"reading {os.path.basename(src)}", progress)
+        try:
+            tree = read(src, bar)
+        finally:
+            bar.close()
+        arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
+                  if isinstance(leaf, np.ndarray)}
+        read_count, nbytes = len(arrays), sum(a.nbytes for a in arrays.values())
+        sharded.save_sharded(dst, tree)
+    written = _count_arrays(dst)
+    if written != read_count:
+        raise ValueError(f"converting {src} -> {dst}: read {read_count} arrays but {dst} holds "
+                         f"{written}")
+    return (f"converted {src} ({src_fmt}) -> {dst} ({dst_fmt}): {read_count} arrays read, "
+            f"{written} written, {_human(nbytes)}")
+
+
+def _rebuild(tree: Any, fn: Any) -> Any:
+    from jaxinit.serialization.paths import rebuild
+
+    return rebuild(tree, lambda _, leaf: fn(leaf))
+
+
 def _count_names(tree: Any) -> int:
     return sum(1 for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray))
 
@@ -236,7 +324,11 @@ def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = Fal
 
     The arrays read (every name, ties included) are counted, and so are the arrays the
     written file lists (read back from its header): a difference is an error, never silent.
+    A directory is a sharded checkpoint (:func:`jaxinit.save_sharded`), converted array by
+    array.
     """
+    if "sharded" in (_format(src), _format(dst)):
+        return _convert_sharded(src, dst, progress)
     _format(dst)  # an unknown extension fails before anything is read
     bar = Progress(f"reading {os.path.basename(src)}", progress)
     try:

@@ -84,11 +84,22 @@ def _sampler(init: Callable, shape: tuple, dtype: np.dtype, sharding: Any = None
     return fn
 
 
+def place(value: Any, sharding: Any) -> jax.Array:
+    """A host-built value onto ``sharding``; under ``jax.distributed`` (a sharding spanning
+    processes) each process puts only the slices its own devices hold."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(value, sharding)
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
 def draw(decl: _Declaration, key: Any, name: str, sharding: Any = None) -> jax.Array:
-    """The initial value of one declared variable under a JAX key."""
+    """The initial value of one declared variable under a JAX key (sharded: a compiled program
+    whose outputs are the shards, so each device computes only its own; with the default
+    ``jax_threefry_partitionable`` mode no device ever holds more than its shard)."""
     if isinstance(decl.init, _FromValue):
         value = decl.init(None, decl.shape, decl.dtype)
-        return value if sharding is None else jax.device_put(value, sharding)
+        return value if sharding is None else place(value, sharding)
     h = np.uint32(name_hash(name))
     return _sampler(decl.init, decl.shape, decl.dtype, sharding)(key, h)
 
@@ -276,8 +287,8 @@ def initialize(plan: Plan, key: Any, shardings: dict[str, Any] | None = None) ->
     values: dict[str, Any] = {}
     if is_torch_generator(key):
         values = replay(plan.entries, plan.modules.values(), key)
-        for name, sharding in shardings.items():
-            values[name] = jax.device_put(values[name], sharding)
+        for name, sharding in shardings.items():  # torch's stream is sequential: drawn whole,
+            values[name] = place(values[name], sharding)  # then each process keeps its shards
     else:
         if isinstance(key, int):
             raise TypeError(

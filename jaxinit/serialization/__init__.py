@@ -72,3 +72,11 @@ __all__ = ["CheckpointError", "IncompatibleKeys", "load", "save"]
 
 _shared = (_load, _save, read_host, read_structure, aligned_empty, atomic_write, open_regular,
            _DTYPES, _Ref, _dotted, _walk, assemble, check_template, _identity)
+
+
+def __getattr__(name: str):  # sharded checkpoints import orbax: only when first used
+    if name in ("save_sharded", "load_sharded"):
+        from . import sharded
+
+        return getattr(sharded, name)
+    raise AttributeError(f"module 'jaxinit.serialization' has no attribute {name!r}")

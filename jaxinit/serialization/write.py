@@ -113,8 +113,8 @@ def plan(obj: Any) -> Plan:
         if len(path) >= fmt.MAX_DEPTH - 2:
             raise ValueError(f"cannot save '{name}': nested deeper than {fmt.MAX_DEPTH - 2} "
                              "levels (load would refuse it)")
-        if isinstance(x, (np.ndarray, jax.Array)):
-            key = identity(x)
+        if isinstance(x, (np.ndarray, jax.Array)) or getattr(type(x), "__jaxinit_lazy__", False):
+            key = identity(x)  # (lazy: an array read when written, sharded_convert.LazyArray)
             if key is not None and key in seen:
                 return Alias(seen[key])
             if key is not None:
