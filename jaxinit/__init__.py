@@ -20,6 +20,7 @@ _LAZY = {
     "load": "jaxinit.serialization",
     "CheckpointError": "jaxinit.serialization",
     "interop": "jaxinit.interop",
+    "testing": "jaxinit.testing",
 }
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "load",
     "nn",
     "save",
+    "testing",
     "__version__",
 ]
 

@@ -1,0 +1,182 @@
+"""Running each side with every submodule call recorded, and turning outputs into host arrays.
+
+torch: a forward hook on every distinct submodule records ``(name, type, output)`` when the
+call returns; the name is the module's first name in ``named_modules(remove_duplicate=False)``.
+jaxinit: the binding frame's ``record`` (the mechanism :func:`jaxinit.nn.summary` uses) gives
+``(path, module, output)`` for every call of a module of the tree; paths are first names too.
+Both lists come out in completion order (children before their parent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxinit._tree import iter_flat
+from jaxinit.interop.torch import _dtypes, numpy_to_tensor, tensor_to_numpy
+from jaxinit.nn._binding import Frame, bound, merge_updates
+from jaxinit.nn._plan import plan_of
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - the suite has torch
+        raise ImportError(
+            'jaxinit.testing needs PyTorch: pip install "jaxinit[torch]"'
+        ) from err
+    return torch
+
+
+def is_torch_tensor(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def host(x: Any) -> np.ndarray:
+    """A numpy copy of a torch tensor, jax array or numpy array (bfloat16 kept)."""
+    if is_torch_tensor(x):
+        return tensor_to_numpy(x.detach().cpu().clone())
+    return np.array(x)
+
+
+def numpy_dtype(tensor: Any) -> np.dtype:
+    """The numpy dtype of a torch tensor (ml_dtypes for bfloat16 and float8)."""
+    return _dtypes(import_torch())[tensor.dtype]
+
+
+def is_array(x: Any) -> bool:
+    return is_torch_tensor(x) or isinstance(x, (np.ndarray, jax.Array, np.generic))
+
+
+def leaves(obj: Any) -> list[Any]:
+    """The arrays of an output, in one order for both frameworks: tuples, lists and
+    NamedTuples in order, dicts by sorted key (as ``jax.tree``); other values skipped."""
+    if is_array(obj):
+        return [obj]
+    if isinstance(obj, dict):
+        return [leaf for k in sorted(obj, key=str) for leaf in leaves(obj[k])]
+    if isinstance(obj, (tuple, list)):
+        return [leaf for item in obj for leaf in leaves(item)]
+    if hasattr(obj, "_fields"):  # a NamedTuple-like that is not a tuple
+        return [leaf for f in obj._fields for leaf in leaves(getattr(obj, f))]
+    return []
+
+
+def to_torch(x: Any, device: Any) -> Any:
+    if is_torch_tensor(x):
+        return x.to(device)
+    if isinstance(x, (np.ndarray, jax.Array)):
+        return numpy_to_tensor(np.asarray(x)).to(device)
+    return x
+
+
+def to_jax(x: Any) -> Any:
+    if is_torch_tensor(x):
+        return jnp.asarray(host(x))
+    if isinstance(x, np.ndarray):
+        return jnp.asarray(x)
+    return x
+
+
+@contextlib.contextmanager
+def exact_torch_matmuls(torch: Any) -> Iterator[None]:
+    """TF32 off for the run (a GPU default that rounds float32 matmuls to 10 bits)."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def run_torch(tm: Any, inputs: tuple, *, grads: bool, loss: Callable | None) -> dict:
+    """Call ``tm`` with hooks; returns rows, the output, buffers and gradients by name."""
+    torch = import_torch()
+    names: dict[int, str] = {}
+    for name, m in tm.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), name)
+    rows: list[tuple[str, str, list[np.ndarray]]] = []
+
+    def hook(module: Any, args: Any, out: Any) -> None:
+        rows.append((names[id(module)], type(module).__name__, [host(t) for t in leaves(out)]))
+
+    seen: set[int] = set()
+    handles = []
+    for m in tm.modules():
+        if id(m) not in seen:
+            seen.add(id(m))
+            handles.append(m.register_forward_hook(hook))
+    try:
+        with exact_torch_matmuls(torch), torch.set_grad_enabled(grads):
+            out = tm(*inputs)
+            if grads:
+                value = loss(out) if loss is not None else default_loss_torch(out)
+                value.backward()
+    finally:
+        for h in handles:
+            h.remove()
+    result = {"rows": rows, "buffers": {n: host(b) for n, b in tm.named_buffers()}}
+    if grads:
+        result["grads"] = {
+            n: host(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), host(p).dtype)
+            for n, p in tm.named_parameters()
+        }
+    return result
+
+
+def default_loss_torch(out: Any) -> Any:
+    ls = [t for t in leaves(out) if t.is_floating_point()]
+    return sum(t.float().sum() for t in ls)
+
+
+def default_loss_jax(out: Any) -> Any:
+    ls = [t for t in leaves(out) if jnp.issubdtype(t.dtype, jnp.floating)]
+    return sum(jnp.sum(t.astype(jnp.float32)) for t in ls)
+
+
+class _CompletionOrder(list):
+    """The frame's record list, also noting the order in which calls return (the frame
+    writes each call's slot when it returns)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: list[tuple[str, Any, Any]] = []
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(index, value)
+        self.done.append(value)
+
+
+def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool,
+            loss: Callable | None, key: Any) -> dict:
+    """Call ``net`` in a recording frame; returns rows, updated buffers and gradients."""
+    plan = plan_of(net)
+    record = _CompletionOrder()
+    with jax.default_matmul_precision("highest"):
+        frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train,
+                      key=key, record=record)
+        with bound(frame):
+            out = net.forward(*inputs)
+        rows = [(path, type(m).__name__, [host(t) for t in leaves(o)]) for path, m, o in
+                record.done]
+        rows.append(("", type(net).__name__, [host(t) for t in leaves(out)]))
+        updated = merge_updates(variables, frame.updated)
+        result = {"rows": rows,
+                  "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
+        if grads:
+            params, bufs = net.split(variables)
+
+            def scalar(p: Any) -> Any:
+                o = net(net.merge(p, bufs), *inputs, train=train, key=key)
+                o = o[0] if train else o
+                return loss(o) if loss is not None else default_loss_jax(o)
+
+            g = jax.grad(scalar)(params)
+            result["grads"] = {n: host(a) for n, a in iter_flat(g)}
+    return result
