@@ -297,8 +297,13 @@ def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[st
         key=operator.itemgetter(0),
     )
     values: dict[str, Any] = {}
-    for _, name, fn in events:
+    done: dict[int, str] = {}  # sequence number -> the declaration that ran it
+    for seq, name, fn in events:
         decl = decls[name]
+        src = done.setdefault(seq, name)
+        if src != name:  # a deep copy (copy.deepcopy, torch's _get_clones) of one tensor:
+            values[name] = values[src].copy()  # torch drew once, before copying
+            continue
         if isinstance(fn, _Patched) and name in values:
             values[name] = fn.apply(values[name], key)
         else:

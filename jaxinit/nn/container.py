@@ -88,6 +88,23 @@ class ModuleList(Module):
             self.append(m)
         return self
 
+    def __repr__(self) -> str:
+        """torch's: runs of identical children print once, as ``(0-1): 2 x Child(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        blocks: list[list[Any]] = []  # [start, end, repr]
+        for i, r in enumerate(reprs):
+            if blocks and blocks[-1][2] == r:
+                blocks[-1][1] = i
+            else:
+                blocks.append([i, i, r])
+        lines = []
+        for start, end, r in blocks:
+            head = f"({start})" if start == end else f"({start}-{end}): {end - start + 1} x"
+            lines.append((f"{head}: {r}" if start == end else f"{head} {r}").replace("\n", "\n  "))
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
             "ModuleList has no forward: iterate over it in your module's forward"

@@ -20,3 +20,25 @@ def _ntuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
     if len(out) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
     return out
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    """torch's ``maybe_wrap_dim``: a dim in ``[-ndim, ndim - 1]`` as a non-negative index (a
+    0-d tensor accepts ``-1`` and ``0``), else torch's ``IndexError``."""
+    dim = operator.index(dim)
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-size}, {size - 1}], "
+            f"but got {dim})"
+        )
+    return dim % size
+
+
+def _require_rng(rng: object, name: str) -> None:
+    """The error every keyed function raises when it needs randomness and got no ``rng``."""
+    if rng is None:
+        raise ValueError(
+            f"{name} needs randomness when training: pass rng=jax.random.key(...) "
+            "(inside a layer's forward, rng=self.next_key())"
+        )
