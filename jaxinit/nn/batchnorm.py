@@ -1,4 +1,5 @@
-"""``BatchNorm1d`` and ``BatchNorm2d`` with torch's exact training and eval semantics.
+"""``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d`` over
+:func:`jaxinit.nn.functional.batch_norm`, with torch's exact training and eval semantics.
 
 Per channel, over the batch and spatial dims (``n`` values)::
 
@@ -23,9 +24,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from .. import init
+from .functional import normalization as F
 from .module import Module
 from .parameter import Buffer, Parameter
 
@@ -78,7 +79,7 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def _check_input(self, x: jax.Array, use_batch_stats: bool) -> None:
+    def _check_input(self, x: jax.Array) -> None:
         if x.ndim not in self._ranks:
             raise ValueError(f"expected {self._rank_text} input (got {x.ndim}D input)")
         if x.shape[1] != self.num_features:
@@ -86,56 +87,32 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}({self.num_features}) expects {self.num_features} "
                 f"channels at dim 1, but got input of shape {tuple(x.shape)}"
             )
-        if use_batch_stats and x.size // x.shape[1] == 1:
-            raise ValueError(
-                "Expected more than 1 value per channel when training, got input size "
-                f"torch.Size({list(x.shape)})"
-            )
-        if use_batch_stats and self.eps <= 0.0:
-            raise ValueError(
-                f"batch_norm eps must be positive during training, but got {self.eps}"
-            )
-        if self.eps < 0.0:
-            raise ValueError(f"batch_norm eps must be non-negative, but got {self.eps}")
 
-    def forward(self, x: jax.Array) -> jax.Array:
+    def forward(self, input: jax.Array) -> jax.Array:
+        self._check_input(input)
         use_batch_stats = self.training or not self.track_running_stats
-        self._check_input(x, use_batch_stats)
-        # Half-precision inputs are normalised in float32 and cast back, as torch's kernels do.
-        compute = jnp.float32 if jnp.dtype(x.dtype).itemsize < 4 else x.dtype
-        xc = x.astype(compute)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, -1) + (1,) * (x.ndim - 2)  # per-channel vectors against x
-
-        if use_batch_stats:
-            mean = jnp.mean(xc, axis=axes)
-            var = jnp.mean(jnp.square(xc - mean.reshape(bshape)), axis=axes)  # biased
-            if self.training and self.track_running_stats:
-                self._update_running_stats(mean, var, n=x.size // x.shape[1])
-        else:
-            mean = self.running_mean.astype(compute)
-            var = self.running_var.astype(compute)
-
-        scale = lax.rsqrt(var + jnp.asarray(self.eps, compute))
-        if self.weight is not None:
-            scale = scale * self.weight.astype(compute)
-        y = (xc - mean.reshape(bshape)) * scale.reshape(bshape)
-        if self.bias is not None:
-            y = y + self.bias.astype(compute).reshape(bshape)
-        return y.astype(x.dtype)
-
-    def _update_running_stats(self, mean: jax.Array, var: jax.Array, n: int) -> None:
-        count = self.num_batches_tracked + 1
-        self.num_batches_tracked = count
-        if self.momentum is None:  # cumulative average: the post-increment count
-            f = 1.0 / count.astype(mean.dtype)
-        else:
-            f = jnp.asarray(self.momentum, mean.dtype)
-        unbiased = var * (n / (n - 1))
-        running_mean = self.running_mean.astype(mean.dtype)
-        running_var = self.running_var.astype(mean.dtype)
-        self.running_mean = (1 - f) * running_mean + f * mean
-        self.running_var = (1 - f) * running_var + f * unbiased
+        update = self.training and self.track_running_stats
+        factor: Any = self.momentum
+        if update:
+            # num_batches_tracked += 1 first; momentum=None is the cumulative average 1/count.
+            count = self.num_batches_tracked + 1
+            self.num_batches_tracked = count
+            if self.momentum is None:
+                factor = 1.0 / count.astype(jnp.float32)
+        y, mean, var = F._batch_norm(
+            input,
+            self.running_mean if update or not use_batch_stats else None,
+            self.running_var if update or not use_batch_stats else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
+        if update:
+            self.running_mean = mean
+            self.running_var = var
+        return y
 
     def extra_repr(self) -> str:
         return (
@@ -185,3 +162,20 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _rank_text = "4D"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over ``(N, C, D, H, W)`` inputs, as torch's
+    ``nn.BatchNorm3d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, dtype=None, *, bias=True)``; statistics per channel over
+    ``N, D, H, W``, see the module docstring.
+
+    Example::
+
+        bn = nn.BatchNorm3d(2)
+        v = bn.init(jax.random.key(0))
+        y, v = bn(v, jnp.ones((2, 2, 3, 4, 4)), train=True)
+    """
+
+    _ranks = (5,)
+    _rank_text = "5D"

@@ -1,4 +1,4 @@
-"""``Identity`` and ``Linear``, with torch's layout and default init."""
+"""``Identity``, ``Linear`` and ``Bilinear``, with torch's layouts and default init."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from .. import init
+from . import functional as F
 from .module import Module
 from .parameter import Parameter
 
@@ -59,11 +59,59 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: jax.Array) -> jax.Array:
-        y = jnp.matmul(x, self.weight.T)
-        return y if self.bias is None else y + jnp.broadcast_to(self.bias, y.shape)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
+        )
+
+
+class Bilinear(Module):
+    """``y = x1^T weight[o] x2 + bias[o]`` with ``weight (out_features, in1_features,
+    in2_features)``, as torch's ``nn.Bilinear(in1_features, in2_features, out_features,
+    bias=True, dtype=None)``.
+
+    Default init as torch: with ``b = 1/sqrt(in1_features)``, ``weight ~ U(-b, b)`` then
+    ``bias ~ U(-b, b)`` (that draw order).
+
+    Example::
+
+        bl = nn.Bilinear(3, 4, 5)
+        v = bl.init(jax.random.key(0))      # weight (5, 3, 4), bias (5,)
+        y = bl(v, jnp.ones((2, 3)), jnp.ones((2, 4)))   # (2, 5)
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if in1_features <= 0:
+            raise ValueError(
+                f"in1_features must be > 0, but got (in1_features={in1_features})"
+            )
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        bound = 1 / math.sqrt(in1_features)
+        uniform = functools.partial(init.uniform, a=-bound, b=bound)
+        self.weight = Parameter((out_features, in1_features, in2_features), uniform, dtype)
+        if bias:
+            self.bias = Parameter((out_features,), uniform, dtype)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
         )

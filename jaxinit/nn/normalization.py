@@ -1,4 +1,5 @@
-"""``LayerNorm``, as torch's ``nn.LayerNorm``."""
+"""``LayerNorm``, ``GroupNorm``, ``RMSNorm`` and ``LocalResponseNorm`` (torch's
+``nn/modules/normalization.py``) over :mod:`jaxinit.nn.functional.normalization`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-from jax import lax
 
 from .. import init
+from .functional import normalization as F
 from .module import Module
 from .parameter import Parameter
 
@@ -57,30 +57,132 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x: jax.Array) -> jax.Array:
-        shape = self.normalized_shape
-        k = len(shape)
-        if x.ndim < k or tuple(x.shape[x.ndim - k :]) != shape:
-            raise RuntimeError(
-                f"Given normalized_shape={list(shape)}, expected input with shape "
-                f"[*, {', '.join(map(str, shape))}], but got input of size{list(x.shape)}"
-            )
-        compute = jnp.float32 if jnp.dtype(x.dtype).itemsize < 4 else x.dtype
-        xc = x.astype(compute)
-        axes = tuple(range(x.ndim - k, x.ndim))
-        mean = jnp.mean(xc, axis=axes, keepdims=True)
-        centred = xc - mean
-        var = jnp.mean(jnp.square(centred), axis=axes, keepdims=True)
-        y = centred * lax.rsqrt(var + jnp.asarray(self.eps, compute))
-        lead = (1,) * (x.ndim - k)  # explicit ranks: no implicit rank promotion
-        if self.weight is not None:
-            y = y * self.weight.astype(compute).reshape(lead + shape)
-        if self.bias is not None:
-            y = y + self.bias.astype(compute).reshape(lead + shape)
-        return y.astype(x.dtype)
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+class GroupNorm(Module):
+    """Splits the ``num_channels`` channels (dim 1) into ``num_groups`` groups and normalises
+    each sample's group over its channels and spatial dims, then applies per-channel
+    ``weight`` and ``bias``; as torch's ``nn.GroupNorm(num_groups, num_channels, eps=1e-5,
+    affine=True, dtype=None, *, bias=True)``.
+
+    Variables: ``weight`` = ones(C), ``bias`` = zeros(C) if ``affine`` (no randomness).
+
+    Example::
+
+        gn = nn.GroupNorm(2, 4)
+        v = gn.init(jax.random.key(0))
+        y = gn(v, jnp.ones((2, 4, 8, 8)))
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter((num_channels,), init.ones, dtype)
+            if bias:
+                self.bias = Parameter((num_channels,), init.zeros, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+            f"affine={self.affine}, bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(Module):
+    """``y = x / sqrt(mean(x^2) + eps) * weight`` over the trailing ``normalized_shape``
+    dims, as torch's ``nn.RMSNorm(normalized_shape, eps=None, elementwise_affine=True,
+    dtype=None)``. ``eps=None`` (stored as ``None``) means ``finfo(dtype).eps`` at call
+    time (of the computation dtype: float32 for half inputs, as torch). ``weight`` = ones if
+    ``elementwise_affine``.
+
+    Example::
+
+        norm = nn.RMSNorm(8)
+        v = norm.init(jax.random.key(0))
+        y = norm(v, jnp.ones((2, 8)))    # ones
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        try:
+            normalized_shape = (operator.index(normalized_shape),)
+        except TypeError:
+            normalized_shape = tuple(int(d) for d in normalized_shape)
+        self.normalized_shape = normalized_shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(normalized_shape, init.ones, dtype)
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class LocalResponseNorm(Module):
+    """``y = x / (k + alpha / size * sum of x^2 over size neighbouring channels) ** beta``,
+    as torch's ``nn.LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0)``.
+
+    Example::
+
+        y = nn.LocalResponseNorm(2)(jnp.ones((1, 4, 3, 3)))
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: jax.Array) -> jax.Array:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -113,8 +113,6 @@ def test_embedding_index_checks():
 def test_embedding_argument_errors_and_repr():
     with pytest.raises(ValueError, match="Padding_idx must be within num_embeddings"):
         Embedding(4, 2, padding_idx=4)
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        Embedding(4, 2, max_norm=1.0)
     assert repr(Embedding(10, 3)) == "Embedding(10, 3)"
     assert repr(Embedding(10, 3, padding_idx=-1)) == "Embedding(10, 3, padding_idx=9)"
 

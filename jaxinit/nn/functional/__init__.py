@@ -55,8 +55,27 @@ from .conv import (
     conv_transpose2d,
     conv_transpose3d,
 )
+from .dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .fold import fold, unfold
+from .linear import bilinear, linear
+from .normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
 from .rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
+from .sparse import embedding, embedding_bag, one_hot
 
 __all__: list[str] = [
     "conv1d",
@@ -67,6 +86,24 @@ __all__: list[str] = [
     "conv_transpose3d",
     "fold",
     "unfold",
+    "bilinear",
+    "linear",
+    "embedding",
+    "embedding_bag",
+    "one_hot",
+    "alpha_dropout",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "feature_alpha_dropout",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "normalize",
+    "rms_norm",
     "celu",
     "celu_",
     "elu",
