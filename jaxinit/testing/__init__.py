@@ -8,7 +8,7 @@ imported only when one of these functions runs.
 
 from __future__ import annotations
 
-from .compare import assert_matches_torch, compare
+from .compare import assert_matches_torch, compare, tolerances
 from .report import CompareReport, HParamMismatch, Row, StateDictDiff, ValueRow
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "ValueRow",
     "assert_matches_torch",
     "compare",
+    "tolerances",
 ]

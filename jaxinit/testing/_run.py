@@ -153,30 +153,97 @@ class _CompletionOrder(list):
         self.done.append(value)
 
 
-def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool,
-            loss: Callable | None, key: Any) -> dict:
-    """Call ``net`` in a recording frame; returns rows, updated buffers and gradients."""
+def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:
+    """One recorded call: ``(meta, outputs, output, updated)`` where ``meta`` is
+    ``[(path, type name)]`` and ``outputs`` the arrays of each call, in completion order."""
     plan = plan_of(net)
     record = _CompletionOrder()
-    with jax.default_matmul_precision("highest"):
-        frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train,
-                      key=key, record=record)
+    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
+                  record=record)
+    try:
         with bound(frame):
             out = net.forward(*inputs)
-        rows = [(path, type(m).__name__, [host(t) for t in leaves(o)]) for path, m, o in
-                record.done]
-        rows.append(("", type(net).__name__, [host(t) for t in leaves(out)]))
-        updated = merge_updates(variables, frame.updated)
+    finally:
+        meta = [(path, type(m).__name__) for path, m, _ in record.done]
+        arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
+                  record.done]
+    return meta, arrays, leaves(out), merge_updates(variables, frame.updated)
+
+
+def _rows(meta: list, arrays: list) -> list:
+    return [(path, ty, [host(a) for a in ls]) for (path, ty), ls in zip(meta, arrays,
+                                                                          strict=True)]
+
+
+def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool,
+            loss: Callable | None, key: Any) -> dict:
+    """Call ``net`` in a recording frame; returns rows, updated buffers and gradients.
+
+    The call is jitted (array inputs traced, other inputs closed over); a forward that
+    cannot be traced (Python control flow on values) runs eagerly instead, and so does a
+    failing one, to report the rows it completed before the error.
+    """
+    dynamic = [i for i, x in enumerate(inputs) if isinstance(x, jax.Array)]
+
+    def with_arrays(arrays: list) -> tuple:
+        full = list(inputs)
+        for i, a in zip(dynamic, arrays, strict=True):
+            full[i] = a
+        return tuple(full)
+
+    meta_box: list = []
+
+    def traced(v: Any, arrays: list) -> tuple:
+        meta, outs, out, updated = _forward(net, v, with_arrays(arrays), train, key)
+        meta_box.append(meta)
+        return outs, out, updated
+
+    with jax.default_matmul_precision("highest"):
+        try:
+            outs, out, updated = jax.jit(traced)(variables, [inputs[i] for i in dynamic])
+            meta = meta_box[-1]
+        except Exception:  # noqa: BLE001 -- untraceable or failing: run eagerly below
+            try:
+                meta, outs, out, updated = _forward(net, variables, inputs, train, key)
+            except Exception as err:  # noqa: BLE001 -- a port that fails is reported with
+                # the rows it completed (the planted mistake usually comes before the crash)
+                text = str(err).strip()
+                message = text.splitlines()[0] if text else ""
+                rows = _rows(*_completed(net, variables, inputs, train, key))
+                return {"rows": rows, "buffers": {}, "grads": {},
+                        "error": f"{type(err).__name__}: {message}"}
+        rows = _rows(meta, outs)
+        rows.append(("", type(net).__name__, [host(a) for a in out]))
         result = {"rows": rows,
                   "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
         if grads:
             params, bufs = net.split(variables)
 
-            def scalar(p: Any) -> Any:
-                o = net(net.merge(p, bufs), *inputs, train=train, key=key)
+            def scalar(p: Any, arrays: list) -> Any:
+                o = net(net.merge(p, bufs), *with_arrays(arrays), train=train, key=key)
                 o = o[0] if train else o
                 return loss(o) if loss is not None else default_loss_jax(o)
 
-            g = jax.grad(scalar)(params)
+            args = (params, [inputs[i] for i in dynamic])
+            try:
+                g = jax.jit(jax.grad(scalar))(*args)
+            except Exception:  # noqa: BLE001 -- untraceable forward: differentiate eagerly
+                g = jax.grad(scalar)(*args)
             result["grads"] = {n: host(a) for n, a in iter_flat(g)}
     return result
+
+
+def _completed(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:
+    """The calls a failing forward completed: ``(meta, arrays)``."""
+    plan = plan_of(net)
+    record = _CompletionOrder()
+    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
+                  record=record)
+    try:
+        with bound(frame):
+            net.forward(*inputs)
+    except Exception:  # noqa: BLE001, S110 -- the error was reported by the caller
+        pass
+    meta = [(path, type(m).__name__) for path, m, _ in record.done]
+    return meta, [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
+                  record.done]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -255,8 +256,14 @@ def compare(
     j_res = _run.run_jax(net, variables, tuple(_run.to_jax(x) for x in inputs), train=train,
                          grads=grads, loss=j_loss, key=key)
     rows = match_rows(t_res["rows"], j_res["rows"], rtol, atol)
+    error = j_res.get("error")
+    if error is not None:
+        rows = [r if r.jaxinit_type is not None else replace(r, note="not reached: the port "
+                "raised") for r in rows]
     report = CompareReport(rows=rows, hparam_mismatches=hparams, state_dict=sd_diff,
-                           train=train, rtol=rtol, atol=atol, notes=notes)
+                           train=train, rtol=rtol, atol=atol, notes=notes, error=error)
+    if error is not None:
+        return report
     if train:
         report.buffers = _named_values(t_res["buffers"], j_res["buffers"], rtol, atol)
     if grads:

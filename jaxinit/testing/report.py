@@ -115,6 +115,7 @@ class CompareReport:
     rtol: float = 1e-5
     atol: float = 1e-6
     notes: list[str] = field(default_factory=list)
+    error: str | None = None  # the exception the port raised, if it did
 
     @property
     def first_mismatch(self) -> str | None:
@@ -128,7 +129,8 @@ class CompareReport:
     @property
     def ok(self) -> bool:
         return (
-            all(r.ok is not False for r in self.rows)
+            self.error is None
+            and all(r.ok is not False for r in self.rows)
             and not any(m.fatal for m in self.hparam_mismatches)
             and self.state_dict.ok
             and all(b.ok for b in self.buffers)
@@ -157,8 +159,11 @@ class CompareReport:
         if self.ok:
             return "jaxinit.testing.compare: OK, the port matches torch"
         first = self.first_mismatch
+        raised = "" if self.error is None else f"; then the port raised {self.error}"
         if first is not None:
-            return f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}"
+            return f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}{raised}"
+        if self.error is not None:
+            return f"jaxinit.testing.compare: the port raised {self.error}"
         fatal = [m.describe() for m in self.hparam_mismatches if m.fatal]
         if fatal:
             return f"jaxinit.testing.compare: MISMATCH, {fatal[0]}"
