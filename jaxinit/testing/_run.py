@@ -55,9 +55,12 @@ def is_array(x: Any) -> bool:
 
 def leaves(obj: Any) -> list[Any]:
     """The arrays of an output, in one order for both frameworks: tuples, lists and
-    NamedTuples in order, dicts by sorted key (as ``jax.tree``); other values skipped."""
+    NamedTuples in order, dicts by sorted key (as ``jax.tree``), packed sequences as padded
+    data and lengths; other values skipped."""
     if is_array(obj):
         return [obj]
+    if type(obj).__name__ == "PackedSequence":
+        return _packed(obj)
     if isinstance(obj, dict):
         return [leaf for k in sorted(obj, key=str) for leaf in leaves(obj[k])]
     if isinstance(obj, (tuple, list)):
@@ -65,6 +68,19 @@ def leaves(obj: Any) -> list[Any]:
     if hasattr(obj, "_fields"):  # a NamedTuple-like that is not a tuple
         return [leaf for f in obj._fields for leaf in leaves(getattr(obj, f))]
     return []
+
+
+def _packed(seq: Any) -> list[Any]:
+    """A packed sequence as ``[padded (T, B, *) with zeros past each length, lengths]``, for
+    torch's (packed by time step) and jaxinit's (kept padded) alike. ``T`` is torch's longest
+    length and jaxinit's padded length: pad batches to their longest sequence."""
+    if hasattr(seq, "batch_sizes"):  # torch
+        padded, lengths = import_torch().nn.utils.rnn.pad_packed_sequence(seq)
+        return [padded, lengths]
+    data = seq.time_major()
+    steps = jnp.arange(data.shape[0]).reshape(-1, 1)
+    mask = (steps < seq.lengths.reshape(1, -1)).reshape(data.shape[:2] + (1,) * (data.ndim - 2))
+    return [jnp.where(mask, data, jnp.zeros((), data.dtype)), seq.lengths]
 
 
 def to_torch(x: Any, device: Any) -> Any:
@@ -154,8 +170,9 @@ class _CompletionOrder(list):
 
 
 def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:
-    """One recorded call: ``(meta, outputs, output, updated)`` where ``meta`` is
-    ``[(path, type name)]`` and ``outputs`` the arrays of each call, in completion order."""
+    """One recorded call: ``(meta, arrays, output, updated)`` where ``meta`` is
+    ``[(path, type name)]`` and ``arrays`` the output arrays of each call, in completion
+    order."""
     plan = plan_of(net)
     record = _CompletionOrder()
     frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
@@ -167,7 +184,7 @@ def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> 
         meta = [(path, type(m).__name__) for path, m, _ in record.done]
         arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
                   record.done]
-    return meta, arrays, leaves(out), merge_updates(variables, frame.updated)
+    return meta, arrays, out, merge_updates(variables, frame.updated)
 
 
 def _rows(meta: list, arrays: list) -> list:
@@ -192,19 +209,27 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
         return tuple(full)
 
     meta_box: list = []
+    params, bufs = net.split(variables)
 
-    def traced(v: Any, arrays: list) -> tuple:
-        meta, outs, out, updated = _forward(net, v, with_arrays(arrays), train, key)
+    def traced(p: Any, arrays: list) -> tuple:
+        """The recorded call, and the scalar loss on its output when gradients are asked
+        for: one trace gives the rows and (under ``value_and_grad``) the gradients."""
+        meta, outs, out, updated = _forward(net, net.merge(p, bufs), with_arrays(arrays),
+                                            train, key)
         meta_box.append(meta)
-        return outs, out, updated
+        value = 0.0
+        if grads:
+            value = loss(out) if loss is not None else default_loss_jax(out)
+        return value, (outs, leaves(out), updated)
 
+    args = (params, [inputs[i] for i in dynamic])
+    fn = jax.value_and_grad(traced, has_aux=True) if grads else traced
     with jax.default_matmul_precision("highest"):
         try:
-            outs, out, updated = jax.jit(traced)(variables, [inputs[i] for i in dynamic])
-            meta = meta_box[-1]
+            result = jax.jit(fn)(*args)
         except Exception:  # noqa: BLE001 -- untraceable or failing: run eagerly below
             try:
-                meta, outs, out, updated = _forward(net, variables, inputs, train, key)
+                result = fn(*args)
             except Exception as err:  # noqa: BLE001 -- a port that fails is reported with
                 # the rows it completed (the planted mistake usually comes before the crash)
                 text = str(err).strip()
@@ -212,25 +237,17 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
                 rows = _rows(*_completed(net, variables, inputs, train, key))
                 return {"rows": rows, "buffers": {}, "grads": {},
                         "error": f"{type(err).__name__}: {message}"}
-        rows = _rows(meta, outs)
-        rows.append(("", type(net).__name__, [host(a) for a in out]))
-        result = {"rows": rows,
-                  "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
         if grads:
-            params, bufs = net.split(variables)
-
-            def scalar(p: Any, arrays: list) -> Any:
-                o = net(net.merge(p, bufs), *with_arrays(arrays), train=train, key=key)
-                o = o[0] if train else o
-                return loss(o) if loss is not None else default_loss_jax(o)
-
-            args = (params, [inputs[i] for i in dynamic])
-            try:
-                g = jax.jit(jax.grad(scalar))(*args)
-            except Exception:  # noqa: BLE001 -- untraceable forward: differentiate eagerly
-                g = jax.grad(scalar)(*args)
-            result["grads"] = {n: host(a) for n, a in iter_flat(g)}
-    return result
+            (_, (outs, out, updated)), g = result
+        else:
+            _, (outs, out, updated) = result
+        rows = _rows(meta_box[-1], outs)
+        rows.append(("", type(net).__name__, [host(a) for a in out]))
+        found = {"rows": rows,
+                 "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
+        if grads:
+            found["grads"] = {n: host(a) for n, a in iter_flat(g)}
+    return found
 
 
 def _completed(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:

@@ -94,7 +94,7 @@ def compare_hparams(torch_module: Any, net: Any) -> list[HParamMismatch]:
     """Every difference between the two module trees, by dotted name, in torch's order.
 
     Entries are a module present on one side only (``field='module'``), a different layer
-    type (``field='type'``: reported, not compared further), and each field of
+    type below the root (``field='type'``: reported, not compared further), and each field of
     :data:`FIELDS` present on both modules whose normalized values differ.
 
     Example: ``[m.describe() for m in compare_hparams(tm, net)]`` ->
@@ -109,7 +109,7 @@ def compare_hparams(torch_module: Any, net: Any) -> list[HParamMismatch]:
             out.append(HParamMismatch(name, "module", type(tm).__name__, None))
             continue
         t_type, j_type = type(tm).__name__, type(jm).__name__
-        if t_type != j_type:
+        if t_type != j_type and name:  # the models themselves may be named as one likes
             out.append(HParamMismatch(name, "type", t_type, j_type))
             continue
         for field in FIELDS:
