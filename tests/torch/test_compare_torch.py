@@ -20,7 +20,7 @@ def xp_of(M):
     return torch if M is torch.nn else jnp
 
 
-def net_of(M, pad=1, eps=1e-5, approximate="none", dtype=None):
+def net_of(M, pad=1, eps=1e-5, approximate="none", dtype=None, momentum=0.1):
     """conv-bn-relu, a residual block of two convs, a GELU head: 11 submodule calls."""
     kw = {} if dtype is None else {"dtype": dtype}
 
@@ -28,7 +28,7 @@ def net_of(M, pad=1, eps=1e-5, approximate="none", dtype=None):
         def __init__(self):
             super().__init__()
             self.conv1 = M.Conv2d(4, 4, 3, padding=pad, bias=False, **kw)
-            self.bn1 = M.BatchNorm2d(4, eps=eps, **kw)
+            self.bn1 = M.BatchNorm2d(4, eps=eps, momentum=momentum, **kw)
             self.relu = M.ReLU(inplace=True)
             self.conv2 = M.Conv2d(4, 4, 3, padding=1, bias=False, **kw)
             self.bn2 = M.BatchNorm2d(4, **kw)
@@ -124,6 +124,16 @@ def test_gradients_and_running_statistics_find_a_wrong_eps_in_train_mode(referen
     bad = {g.name for g in report.grads if not g.ok}
     assert "block.bn1.weight" in bad and "head.bias" not in bad
     assert not {b.name for b in report.buffers if not b.ok} & {"stem.1.running_mean"}
+
+
+def test_a_flax_style_momentum_shows_in_the_running_statistics_only(reference):
+    report = compare(reference, net_of(nn, momentum=0.9), X, train=True)
+    assert report.first_mismatch is None  # train-mode outputs use batch statistics
+    assert not report.ok
+    assert str(report).splitlines()[0] == (
+        "jaxinit.testing.compare: MISMATCH, block.bn1: momentum differs (torch 0.1, jaxinit 0.9)")
+    bad = [b.name for b in report.buffers if not b.ok]
+    assert bad == ["block.bn1.running_mean", "block.bn1.running_var"]
 
 
 def test_loss_as_one_callable_or_a_pair(reference):
