@@ -19,6 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+import jaxinit  # noqa: E402
 from jaxinit import TorchGenerator, init, nn  # noqa: E402
 from jaxinit.interop import to_torch  # noqa: E402
 from jaxinit.testing import assert_matches_torch, compare  # noqa: E402
@@ -191,8 +192,6 @@ def test_hf_gpt2_init_is_bitwise_and_the_port_matches(tmp_path):
     assert_matches_torch(tm0, jm0, IDS, variables=v0, train=True, grads=True, rtol=1e-4)
 
     # saved by jaxinit, loaded strictly by transformers' model
-    import jaxinit
-
     jaxinit.save(v0, tmp_path / "gpt2.msgpack")
     back = hf_model(seed + 1, 0.0)
     back.load_state_dict(to_torch(jm0.state_dict(jaxinit.load(tmp_path / "gpt2.msgpack",
