@@ -5,7 +5,8 @@
 
 The surface is: ``jaxinit.__all__``, ``jaxinit.init.__all__``, ``jaxinit.nn.__all__`` and the
 public methods of ``nn.Module``, the public functions of ``jaxinit.devices``,
-``jaxinit.serialization.__all__``, ``jaxinit.interop.__all__`` and the public methods of
+``jaxinit.serialization.__all__``, ``jaxinit.interop.__all__``, ``jaxinit.testing.__all__`` and
+the public methods of
 ``TorchGenerator``. Each entry is its signature and its docstring, grouped by module, under a
 table of contents. Standard library only (``inspect``); the output depends on nothing but the
 code, so ``--check`` is exact.
@@ -111,6 +112,7 @@ def surface() -> list[Section]:
     serialization = importlib.import_module("jaxinit.serialization")
     interop = importlib.import_module("jaxinit.interop")
     generator = importlib.import_module("jaxinit.generator")
+    testing = importlib.import_module("jaxinit.testing")
     # nn.__all__ is not sorted by kind: show Module first, then the rest alphabetically.
     nn_names = sorted(nn.__all__, key=lambda n: (n != "Module", n.lower()))
     top = [n for n in jaxinit.__all__ if n != "TorchGenerator"]  # it has its own section
@@ -134,6 +136,7 @@ def surface() -> list[Section]:
         Section("jaxinit.devices", _doc(devices), _names(devices, _own_functions(devices))),
         Section("jaxinit.serialization", _summary(serialization), _names(serialization)),
         Section("jaxinit.interop", _doc(interop), _names(interop)),
+        Section("jaxinit.testing", _doc(testing), _names(testing)),
     ]
 
 

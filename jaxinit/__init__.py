@@ -22,6 +22,7 @@ _LAZY = {
     "save_sharded": "jaxinit.serialization.sharded",
     "load_sharded": "jaxinit.serialization.sharded",
     "interop": "jaxinit.interop",
+    "testing": "jaxinit.testing",
 }
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "nn",
     "save",
     "save_sharded",
+    "testing",
     "__version__",
 ]
 

@@ -146,3 +146,17 @@ def test_init_diagnostics_writes_a_png_and_shows_the_papers_results(capsys, tmp_
     # (measured 5.9) while the default init's vanishes (gradient at layer 1 / layer 50 1.4e-12).
     assert ratio("tanh", "xavier", 1) < 10
     assert ratio("tanh", "torch default", 1) > 1e8
+
+
+def test_port_from_torch_finds_the_planted_padding_and_round_trips(capsys):
+    pytest.importorskip("torch")
+    result, out = run(capsys, "port_from_torch", "--steps", "20", promotion="standard")
+    assert result["report"].first_mismatch == "features.3"
+    assert out.splitlines()[1] == (
+        "jaxinit.testing.compare: MISMATCH, first at features.3: padding differs "
+        "(torch (1, 1), jaxinit (0, 0))")
+    assert result["fixed"].ok and result["train"].ok
+    assert len(result["train"].grads) == 10 and len(result["train"].buffers) == 6
+    assert result["losses"][-1] < result["losses"][0]
+    assert "<All keys matched successfully>" in out
+    assert "torch output == jaxinit output after training: True" in out

@@ -1,0 +1,23 @@
+"""Cross-checking a jaxinit port against its PyTorch reference, layer by layer.
+
+``jaxinit.testing.compare(torch_module, net, x)`` runs both models on the same input and
+returns a :class:`CompareReport` naming the first submodule whose output differs and the
+hyper-parameters that differ; :func:`assert_matches_torch` is the pytest form. torch is
+imported only when one of these functions runs.
+"""
+
+from __future__ import annotations
+
+from .compare import assert_matches_torch, compare, tolerances
+from .report import CompareReport, HParamMismatch, Row, StateDictDiff, ValueRow
+
+__all__ = [
+    "CompareReport",
+    "HParamMismatch",
+    "Row",
+    "StateDictDiff",
+    "ValueRow",
+    "assert_matches_torch",
+    "compare",
+    "tolerances",
+]
