@@ -18,7 +18,15 @@ from .parameter import _as_numpy, _is_array
 Variables = dict[str, Any]
 
 
-_NO_STATE_DICT: Any = object()
+class _Required:
+    """The default of ``load_state_dict``'s ``state_dict``: a one-argument torch-style call
+    (``net.load_state_dict(sd)``) gets a message instead of a bare TypeError."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_NO_STATE_DICT: Any = _Required()
 
 
 def _shape_str(shape: tuple) -> str:
