@@ -24,3 +24,9 @@ def partitionable(request):
     """Run the test in one jax_threefry_partitionable mode, restoring the old one after."""
     with jax.threefry_partitionable(request.param):
         yield request.param
+
+
+@pytest.fixture
+def path(tmp_path):
+    """A checkpoint path in the test's temporary directory (the serialization tests)."""
+    return str(tmp_path / "ckpt.msgpack")

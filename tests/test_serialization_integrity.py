@@ -2,57 +2,19 @@
 
 
 import os
-import re
 import zlib
 
 import flax.serialization
-import jax
 import jax.numpy as jnp
 import ml_dtypes
 import msgpack
 import numpy as np
 import pytest
+from _ckpt_cases import bits, re_escape
 
 from jaxinit.serialization import CheckpointError, load, save
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def bits(x):
-    """The raw bytes of an array: bitwise comparison, NaN payloads and -0.0 included."""
-    x = np.asarray(x)
-    return x.dtype, x.shape, x.tobytes()
-
-
-def re_escape(path):
-    """A regex matching ``path`` as error messages quote it."""
-    return re.escape(repr(path))
-
-
-def mlp_variables(key, d_in=20, hidden=256, d_out=10):
-    """Seed 003's MLP (Linear(20, 256) -> ReLU -> Linear(256, 10)) in torch layout."""
-    k = jax.random.split(key, 4)
-    return {
-        "hidden": {
-            "weight": jax.random.normal(k[0], (hidden, d_in)) * 0.1,
-            "bias": jax.random.normal(k[1], (hidden,)) * 0.1,
-        },
-        "output": {
-            "weight": jax.random.normal(k[2], (d_out, hidden)) * 0.1,
-            "bias": jax.random.normal(k[3], (d_out,)) * 0.1,
-        },
-    }
-
-
-def mlp(v, x):
-    h = jax.nn.relu(x @ v["hidden"]["weight"].T + v["hidden"]["bias"][None])
-    return h @ v["output"]["weight"].T + v["output"]["bias"][None]
-
-
-@pytest.fixture
-def path(tmp_path):
-    return str(tmp_path / "ckpt.msgpack")
-
 
 
 # ------------------------------------------------------------------- corrupt and foreign files
