@@ -31,14 +31,14 @@ from .module import Module
 from .parameter import Buffer, Parameter
 
 
-class _BatchNorm(Module):
-    """Shared by :class:`BatchNorm1d` and :class:`BatchNorm2d` (they differ in input ranks)."""
+class _NormBase(Module):
+    """torch's ``_NormBase``, shared by BatchNorm and InstanceNorm: the affine parameters and
+    the running statistics, declared in torch's order (weight, bias, running_mean, running_var,
+    num_batches_tracked)."""
 
     _version = 2
     # A checkpoint saved before torch added num_batches_tracked (version < 2) may lack it.
     _legacy_optional = ("num_batches_tracked",)
-    _ranks: tuple[int, ...]
-    _rank_text: str
 
     def __init__(
         self,
@@ -78,6 +78,14 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+
+
+class _BatchNorm(_NormBase):
+    """Shared by :class:`BatchNorm1d`, :class:`BatchNorm2d` and :class:`BatchNorm3d` (they
+    differ in input ranks)."""
+
+    _ranks: tuple[int, ...]
+    _rank_text: str
 
     def _check_input(self, x: jax.Array) -> None:
         if x.ndim not in self._ranks:

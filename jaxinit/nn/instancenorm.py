@@ -15,17 +15,12 @@ import warnings
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from .. import init
+from .batchnorm import _NormBase
 from .functional import normalization as F
-from .module import Module
-from .parameter import Buffer, Parameter
 
 
-class _InstanceNorm(Module):
-    _version = 2
-    _legacy_optional = ("num_batches_tracked",)
+class _InstanceNorm(_NormBase):
     _ranks: tuple[int, int]
 
     def __init__(
@@ -39,31 +34,9 @@ class _InstanceNorm(Module):
         *,
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        shape = (num_features,)
-        if affine:
-            self.weight = Parameter(shape, init.ones, dtype)
-            if bias:
-                self.bias = Parameter(shape, init.zeros, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.running_mean = Buffer(shape, init.zeros, dtype)
-            self.running_var = Buffer(shape, init.ones, dtype)
-            count_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
-            self.num_batches_tracked = Buffer((), init.zeros, count_dtype)
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias
+        )
 
     def forward(self, input: jax.Array) -> jax.Array:
         lo, hi = self._ranks
