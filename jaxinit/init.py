@@ -53,17 +53,41 @@ from __future__ import annotations
 import math
 import operator
 import warnings
-from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxinit import _random
-from jaxinit._dtypes import DTypeLike, canonical_dtype, canonical_float_dtype, sampling_dtype
-from jaxinit.generator import TorchGenerator
+from jaxinit._dtypes import DTypeLike, canonical_dtype
+from jaxinit._init_checks import (
+    Array,
+    Key,
+    Shape,
+    _check_std,
+    _check_uniform_bounds,
+    _fill_value,
+    _random_args,
+    _shape,
+)
+from jaxinit._init_fans import (
+    _kaiming_std,
+    _xavier_std,
+    calculate_correct_fan,
+    calculate_fan_in_and_fan_out,
+    calculate_gain,
+)
+from jaxinit._init_samplers import (
+    _draw_normal,
+    _draw_uniform,
+    _is_generator,
+    _norm_cdf,
+    _numel,
+    _orthogonal_jit,
+    _orthogonalize_jit,
+    _sparse_jit,
+    _torch_trunc_normal,
+    _trunc_normal_jit,
+)
 
 __all__ = [
     "calculate_gain",
@@ -88,135 +112,6 @@ __all__ = [
 # torch's underscore forms, for declarations: jaxinit/_init_inplace.py, served lazily below
 _INPLACE = tuple(f"{name}_" for name in __all__[3:] if name != "empty")
 __all__ += _INPLACE
-
-Array = jax.Array
-Shape = Sequence[int]
-# A JAX PRNG key (typed or raw uint32[2]) or a TorchGenerator (the random initializers); the
-# deterministic ones ignore it.
-Key = Any
-
-_LINEAR_FNS = (
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-)
-_NONLINEARITIES = (*_LINEAR_FNS, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-_FAN_MODES = ["fan_in", "fan_out"]
-
-
-# --------------------------------------------------------------------------------------------
-# Gains and fans
-
-
-def calculate_gain(nonlinearity: str, param: int | float | None = None) -> int | float:
-    """Return torch's recommended gain for a nonlinearity.
-
-    ==============================================  =====================================
-    nonlinearity                                    gain
-    ==============================================  =====================================
-    linear, conv{1,2,3}d, conv_transpose{1,2,3}d,   ``1`` (the int)
-    sigmoid
-    tanh                                            ``5.0 / 3``
-    relu                                            ``math.sqrt(2.0)``
-    leaky_relu                                      ``math.sqrt(2.0 / (1 + slope**2))``
-    selu                                            ``3.0 / 4``
-    ==============================================  =====================================
-
-    For ``leaky_relu`` the slope is ``param``: ``None`` means 0.01 (so the gain is *not*
-    sqrt(2)); a Python int or float (or float subclass such as numpy.float64) is accepted;
-    bools, strings, numpy.float32 and arrays raise ValueError, as in torch. ``param`` is
-    ignored for the other nonlinearities. Names are case-sensitive.
-
-    Example::
-
-        >>> calculate_gain("leaky_relu", 0.2)
-        1.3867504905630728
-    """
-    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
-        return 1
-    if nonlinearity == "tanh":
-        return 5.0 / 3
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
-    if nonlinearity == "leaky_relu":
-        if param is None:
-            negative_slope = 0.01
-        elif (not isinstance(param, bool) and isinstance(param, int)) or isinstance(param, float):
-            negative_slope = param
-        else:
-            raise ValueError(
-                f"negative_slope {param} not a valid number: pass a Python int or float such as "
-                "0.2 (bools, numpy.float32 and arrays are refused, as in torch)"
-            )
-        return math.sqrt(2.0 / (1 + negative_slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4  # torch's empirical value (pytorch#50664)
-    raise ValueError(
-        f"Unsupported nonlinearity {nonlinearity}: use one of {', '.join(_NONLINEARITIES)} "
-        "(case-sensitive, as in torch)"
-    )
-
-
-def calculate_fan_in_and_fan_out(
-    shape: Shape | Array, *, in_axis: int = 1, out_axis: int = 0
-) -> tuple[int, int]:
-    """Return ``(fan_in, fan_out)`` of a weight of this shape (or of an array's shape).
-
-    ``fan_in = shape[in_axis] * rf`` and ``fan_out = shape[out_axis] * rf``, where the
-    receptive field ``rf`` is the product of all other axes. The defaults are torch's layout
-    (``(out, in, *kernel)``); a flax ``Dense``/``Conv`` kernel uses ``in_axis=-2, out_axis=-1``.
-
-    Example::
-
-        >>> calculate_fan_in_and_fan_out((10, 2, 3, 5))  # torch Conv2d(2, 10, (3, 5)).weight
-        (30, 150)
-        >>> calculate_fan_in_and_fan_out((3, 5, 2, 10), in_axis=-2, out_axis=-1)  # flax HWIO
-        (30, 150)
-    """
-    shape = tuple(getattr(shape, "shape", shape))
-    ndim = len(shape)
-    if ndim < 2:
-        raise ValueError(
-            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions "
-            f"(got shape {shape}); fan-based initializers need a weight of at least 2 "
-            "dimensions: use uniform/normal/zeros for biases and other 1-D parameters"
-        )
-    i = _axis(in_axis, ndim, "in_axis", shape)
-    o = _axis(out_axis, ndim, "out_axis", shape)
-    if i == o:
-        raise ValueError(
-            f"in_axis={in_axis} and out_axis={out_axis} name the same axis of shape {shape}; "
-            "pass two different axes (torch layout: in_axis=1, out_axis=0; flax: -2, -1)"
-        )
-    receptive_field_size = math.prod(d for k, d in enumerate(shape) if k not in (i, o))
-    return shape[i] * receptive_field_size, shape[o] * receptive_field_size
-
-
-def calculate_correct_fan(
-    shape: Shape | Array, mode: str, *, in_axis: int = 1, out_axis: int = 0
-) -> int:
-    """Return the fan that ``mode`` names: ``'fan_in'`` or ``'fan_out'`` (case-insensitive).
-
-    The mode is checked before the shape, as in torch. Axes as in
-    :func:`calculate_fan_in_and_fan_out`.
-
-    Example::
-
-        >>> calculate_correct_fan((5, 3), "fan_in"), calculate_correct_fan((5, 3), "FAN_OUT")
-        (3, 5)
-    """
-    if not isinstance(mode, str):
-        raise TypeError(f"mode must be the string 'fan_in' or 'fan_out', got {mode!r}")
-    mode = mode.lower()
-    if mode not in _FAN_MODES:
-        raise ValueError(f"Mode {mode} not supported, please use one of {_FAN_MODES}")
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape, in_axis=in_axis, out_axis=out_axis)
-    return fan_in if mode == "fan_in" else fan_out
-
 
 # --------------------------------------------------------------------------------------------
 # Plain distributions
@@ -657,253 +552,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-# --------------------------------------------------------------------------------------------
-# Private: argument checks
-
-
-def _shape(shape: Shape, fn: str) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise TypeError(
-            f"{fn}: shape must be a sequence of ints such as (out, in), got {shape!r}"
-        ) from None
-    if any(d < 0 for d in dims):
-        raise ValueError(f"{fn}: shape {dims} has a negative dimension; sizes must be >= 0")
-    return dims
-
-
-def _random_args(key: Key, shape: Shape, dtype: DTypeLike, fn: str):
-    if key is None or isinstance(key, (int, np.integer)):
-        raise TypeError(
-            f"{fn} is random and needs a key, got {key!r}: pass jax.random.key(seed) (or "
-            "jax.random.PRNGKey(seed)), or a jaxinit.generator.TorchGenerator for torch's exact "
-            "stream"
-        )
-    return _shape(shape, fn), canonical_float_dtype(dtype)
-
-
-def _axis(axis: int, ndim: int, name: str, shape: tuple[int, ...]) -> int:
-    axis = operator.index(axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"{name}={axis} is out of range for shape {shape} ({ndim} dimensions); pass an axis "
-            f"in [-{ndim}, {ndim}) (torch layout: in_axis=1, out_axis=0; flax: -2, -1)"
-        )
-    return axis % ndim
-
-
-def _check_uniform_bounds(a: float, b: float, dt: np.dtype) -> None:
-    """torch's check_uniform_bounds (ATen RuntimeErrors, raised here as ValueError)."""
-    finfo = jnp.finfo(dt)
-    lowest, highest = float(finfo.min), float(finfo.max)
-    for name, value in (("from", a), ("to", b)):
-        if not lowest <= value <= highest:
-            raise ValueError(
-                f"{name} is out of bounds for {dt.name} (got {value}); uniform bounds must be "
-                f"finite values that {dt.name} can hold"
-            )
-    if a > b:
-        raise ValueError(
-            f"uniform_ expects to return a [from, to) range, but found from={a:g} > to={b:g}; "
-            "pass a <= b"
-        )
-    if b - a > highest:
-        raise ValueError(
-            f"uniform_ expects to-from <= std::numeric_limits<{dt.name}>::max(), but found "
-            f"to={b:g} and from={a:g} which result in to-from to exceed the limit; narrow the "
-            "range"
-        )
-
-
-def _check_std(std: float) -> None:
-    if not std >= 0.0:  # also refuses NaN
-        raise ValueError(
-            f"normal expects std >= 0.0, but found std {std:g}; pass a non-negative std"
-        )
-
-
-def _xavier_std(shape, gain, in_axis, out_axis) -> float:
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape, in_axis=in_axis, out_axis=out_axis)
-    if fan_in + fan_out == 0:
-        raise ZeroDivisionError(
-            f"float division by zero: xavier needs fan_in + fan_out > 0, but shape {shape} has "
-            "fan_in = fan_out = 0 (an empty kernel has nothing to initialize: use zeros)"
-        )
-    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
-
-
-def _kaiming_std(shape, a, mode, nonlinearity, in_axis, out_axis) -> float:
-    fan = calculate_correct_fan(shape, mode, in_axis=in_axis, out_axis=out_axis)
-    gain = calculate_gain(nonlinearity, a)
-    return gain / math.sqrt(fan)
-
-
-def _fill_value(val: Any, dt: np.dtype) -> Any:
-    """``val`` converted as torch's ``fill_`` converts a Python scalar."""
-    if not isinstance(val, (bool, int, float, np.bool_, np.integer, np.floating)):
-        return val  # an array: jnp.full casts it
-    if dt == np.bool_:
-        return bool(val)
-    if jnp.issubdtype(dt, jnp.integer):
-        # torch's c10 overflow check: a float must lie in [min, max] (then it is truncated
-        # toward zero); an int may also lie in [-max, 0) for an unsigned type, and wraps.
-        info = jnp.iinfo(dt)
-        highest = int(info.max)
-        signed = jnp.issubdtype(dt, jnp.signedinteger)
-        if isinstance(val, (float, np.floating)):
-            lowest = int(info.min) if signed else 0
-            ok = lowest <= float(val) <= highest  # False for NaN
-        else:
-            lowest = int(info.min) if signed else -highest
-            ok = lowest <= int(val) <= highest
-        if not ok:
-            raise ValueError(
-                f"value cannot be converted to type {dt.name} without overflow (got {val}); "
-                f"pass a value in [{lowest}, {highest}] or a wider dtype"
-            )
-        v = math.trunc(float(val)) if isinstance(val, (float, np.floating)) else int(val)
-        return np.asarray(v if signed else v % (highest + 1), dt)
-    if jnp.issubdtype(dt, jnp.floating):
-        v = float(val)
-        if math.isfinite(v) and abs(v) > float(jnp.finfo(dt).max):
-            raise ValueError(
-                f"value cannot be converted to type {dt.name} without overflow (got {val}); "
-                "pass a smaller value or a wider dtype"
-            )
-        return np.asarray(v, dt)
-    return val
-
-
-# --------------------------------------------------------------------------------------------
-# Private: drawing
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
-
-
-def _is_generator(key: Key) -> bool:
-    return isinstance(key, TorchGenerator)
-
-
-def _norm_cdf(x: float) -> float:
-    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
-
-
-def _draw_uniform(key, shape, dt, low, high) -> Array:
-    if _numel(shape) == 0:
-        return jnp.zeros(shape, dt)
-    if _is_generator(key):
-        return jnp.asarray(key.uniform_(shape, low, high, dt), dt)
-    return _uniform_jit(key, low, high, shape=shape, dtype=dt)
-
-
-def _draw_normal(key, shape, dt, mean, std) -> Array:
-    if _numel(shape) == 0:
-        return jnp.zeros(shape, dt)
-    if _is_generator(key):
-        return jnp.asarray(key.normal_(shape, mean, std, dt), dt)
-    return _normal_jit(key, mean, std, shape=shape, dtype=dt)
-
-
-# Each JAX-key path runs inside one jit, so an eager call and a call traced into a user's jit
-# compile the same computation and give the same bits (XLA fuses `z * std + mean` under jit).
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _uniform_jit(key, low, high, *, shape, dtype):
-    return _random.uniform(key, shape, dtype, low, high)
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _normal_jit(key, mean, std, *, shape, dtype):
-    z = _random.normal(key, shape, sampling_dtype(dtype))
-    return (z * std + mean).astype(dtype)
-
-
-# trunc_normal's hyper-parameters are static: the truncation's CDF values are computed in
-# Python double and become constants (traced scalars would make eager and jit differ by XLA
-# constant-folding transcendentals differently).
-@partial(jax.jit, static_argnames=("shape", "dtype", "mean", "std", "a", "b"))
-def _trunc_normal_jit(key, *, shape, dtype, mean, std, a, b):
-    z = _random.truncated_normal(
-        key, shape, sampling_dtype(dtype), (a - mean) / std, (b - mean) / std
-    )
-    # The clip only undoes rounding in z * std + mean; after the cast the values lie in
-    # [a, b] rounded to the dtype, torch's [lo, hi].
-    return jnp.clip(z * std + mean, a, b).astype(dtype)
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _orthogonal_jit(key, gain, *, shape, dtype):
-    rows = shape[0]
-    flat = _random.normal(key, (rows, _numel(shape) // rows), sampling_dtype(dtype))
-    return _orthogonalize(flat, gain, shape, dtype)
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _orthogonalize_jit(flat, gain, *, shape, dtype):
-    return _orthogonalize(flat.astype(sampling_dtype(dtype)), gain, shape, dtype)
-
-
-def _orthogonalize(flat, gain, shape, dtype):
-    rows, cols = flat.shape
-    if rows < cols:
-        flat = flat.T
-    q, r = jnp.linalg.qr(flat)
-    q = q * jnp.sign(jnp.diagonal(r))[None, :]  # uniform over the orthogonal group
-    if rows < cols:
-        q = q.T
-    return q.reshape(shape).astype(dtype) * gain
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _sparse_jit(key, std, num_zeros, *, shape, dtype):
-    key_normal, key_perm = jax.random.split(key)
-    w = _normal_jit(key_normal, 0.0, std, shape=shape, dtype=dtype)
-    rows, cols = shape
-    # Column c is zeroed on the rows perm_c[:num_zeros]: shuffle num_zeros marks into each column.
-    marks = jnp.broadcast_to((jnp.arange(rows) < num_zeros)[:, None], shape)
-    return jnp.where(_random.shuffle_columns(key_perm, marks), jnp.zeros((), dtype), w)
-
-
-def _torch_trunc_normal(gen, shape, dt, mean, std, a, b, p) -> np.ndarray:
-    """torch 2.12+'s ``trunc_normal_`` draw for draw, on a TorchGenerator (host numpy)."""
-    if p > 0.3:
-        lo, hi = dt.type(a), dt.type(b)  # the bounds rounded to the dtype, as torch
-        x = gen.normal_(shape, mean, std, dt)
-        while True:
-            rejected = (x < lo) | (x > hi)
-            if not rejected.any():
-                return x
-            x = np.where(rejected, gen.normal_(shape, mean, std, dt), x)
-
-    mode = max(a, min(mean, b))
-    log_peak = -0.5 * ((mode - mean) / std) ** 2
-    mean_, std_, half_, peak_ = (dt.type(v) for v in (mean, std, -0.5, log_peak))
-
-    def log_density(c):  # torch: c.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
-        c = (c - mean_) / std_
-        return (c * c) * half_ - peak_
-
-    def rejects(c):  # log(U) > log_density(c), compared in the dtype
-        # torch's vectorised float32 log is within 1 ulp, not correctly rounded: on all 2**24
-        # possible U, log rounded from float64 differs from it by 1 ulp for 7.5% of them
-        # (np.log in float32: 21%). A decision flips only if log_density(c) equals one of
-        # the two values exactly: about 1e-8 per comparison, never seen in the tests.
-        with np.errstate(divide="ignore"):
-            u = gen.uniform_(shape, 0.0, 1.0, dt)
-            return np.log(u.astype(np.float64)).astype(dt) > log_density(c)
-
-    x = gen.uniform_(shape, a, b, dt)
-    pending = rejects(x)
-    while pending.any():
-        candidates = gen.uniform_(shape, a, b, dt)
-        x = np.where(pending, candidates, x)
-        pending = np.where(pending, rejects(candidates), pending)
-    return x

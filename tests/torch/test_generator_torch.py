@@ -340,10 +340,10 @@ def test_normal_kernel_sweep(mean, std):
 def test_large_sizes_with_and_without_worker_threads(monkeypatch, dtype, threads):
     """Sizes above the threading threshold (2**18): blocks go to worker threads (when the
     machine has 4+ cores; forced here) or stay on the caller's thread."""
-    from jaxinit import generator
+    from jaxinit import _rng_threads
 
-    monkeypatch.setattr(generator, "_THREADS", threads)
-    monkeypatch.setattr(generator, "_POOL", None)
+    monkeypatch.setattr(_rng_threads, "_THREADS", threads)
+    monkeypatch.setattr(_rng_threads, "_POOL", None)
     g, tg = pair(17)
     n = 300007
     for low, high in ((-0.3, 0.4), (0.0, 1.0)):
