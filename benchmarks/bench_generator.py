@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from jaxinit import generator
+from jaxinit import _rng_threads
 from jaxinit.generator import TorchGenerator
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     n, repeats = args.n, max(5, args.repeats)
     if args.threads is not None:
-        generator._THREADS = args.threads
+        _rng_threads._THREADS = args.threads
 
     ours, theirs = TorchGenerator(0), torch.Generator().manual_seed(0)
     # both sides allocate their output, as ours returns a new array:
@@ -49,7 +49,7 @@ def main() -> None:
 
     print(f"n = {n:,} float32 values, median of {repeats} runs, torch {torch.__version__} "
           f"(CPU capability {torch.backends.cpu.get_cpu_capability()}), "
-          f"{generator._THREADS} worker thread(s) for TorchGenerator")  # fmt: skip
+          f"{_rng_threads._THREADS} worker thread(s) for TorchGenerator")  # fmt: skip
     print(f"{'call':<26}{'torch ms':>10}{'ours ms':>10}{'torch/ours':>12}")
     for method, a, b in cases:
         name = f"{method}({a}, {b})"
