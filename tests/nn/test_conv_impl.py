@@ -128,9 +128,9 @@ def test_unsupported_calls_are_plain_lax():
 def test_conv2d_layer_goes_through_the_entry_point():
     from jaxinit import nn
 
-    conv = nn.Conv2d(8, 8, 3, padding=1)
+    conv = nn.Conv2d(256, 256, 3, padding=1)  # a long contraction on 2x2: im2col_t forward
     params = conv.init(jax.random.key(0))
-    x = jax.random.normal(jax.random.key(1), (2, 8, 2, 2))
+    x = jax.random.normal(jax.random.key(1), (2, 256, 2, 2))
     y = conv(params, x)
     with ci.conv_backend("lax"):
         ref = conv(params, x)
