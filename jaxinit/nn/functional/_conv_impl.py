@@ -105,46 +105,55 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
 
     Measured with ``benchmarks/conv_rule.py`` (every conv shape of ResNet-18, a U-Net and
     LeNet, each part in each formulation, interleaved in one process; the table is in
-    docs/benchmarks.md). Features: ``M = N * prod(output spatial)`` (rows of the patch
-    matrix), ``Cg`` (input channels per group), ``O`` (output channels), the kernel volume,
-    strides and ``lhs_dilation`` (transposed convolutions). Anything not named below is lax,
-    which is fastest for large images with moderate channel counts (U-Net's 32-128 channel
-    convs at 16x16-64x64: lax 2-10x faster than any patch formulation).
+    docs/benchmarks.md) and checked on whole training steps (a rule that wins part by part can
+    lose in the step, see below). Features: ``M = N * prod(output spatial)`` (rows of the
+    patch matrix), ``Cg`` (input channels per group), ``O`` (output channels), the kernel
+    volume ``taps``, strides and ``lhs_dilation`` (transposed convolutions). Anything not named
+    below is lax, which is fastest for large images with moderate channel counts (U-Net's
+    32-128 channel convs at 16x16-64x64: lax 1.5-7x faster than any patch formulation).
 
-    * ``M <= 128`` (tiny outputs, long contractions: ResNet's layer3/4): XLA's conv is up to
-      60x slower than a matmul there (512 channels at 2x2) -> forward ``im2col_t``, input
-      gradient ``im2col_t``, weight gradient ``slices``.
+    * ``M <= 128`` with a long contraction ``Cg * taps >= 2048`` (ResNet's layer3/4 3x3
+      convs): XLA's conv is up to 80x slower than a matmul there (512 channels at 2x2) ->
+      forward ``im2col_t``, input gradient ``im2col_t``, weight gradient ``slices``. With a
+      shorter contraction (ResNet's 128->256 stride-2 conv at 8x8) lax's forward and weight
+      gradient are as fast or faster; only the input gradient goes to ``im2col``.
     * 1x1 strided kernels (ResNet's downsample): a strided slice and one matmul ->
-      ``im2col_t`` for all three parts (1.5-2.5x faster than lax).
-    * ``Cg <= 4`` with a kernel of 9+ taps and stride 1 (RGB input layers): forward
-      ``im2col`` (1.5x); ``Cg <= 16`` (LeNet, U-Net's first layer): input gradient ``im2col``
-      (2-8x, lax's transposed conv is slow for few channels).
-    * ``O <= 8`` (few output channels: LeNet's 6, a segmentation head): weight gradient
-      ``im2col`` for kernels of 9+ taps, ``slices`` for 1x1 (2-3x).
-    * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 4-8x slower);
+      ``im2col_t`` for all three parts (1.5-2x faster than lax).
+    * ``Cg <= 16`` (RGB input layers, LeNet's second conv): input gradient ``im2col`` (2-3x:
+      lax's transposed conv is slow for few channels). For a model's first layer that
+      gradient is not needed and XLA removes it.
+    * ``Cg <= 4``, a kernel of 9+ taps, stride 1, and a patch matrix of at most 2**20
+      elements (U-Net's 3->32 3x3 first conv): forward ``im2col`` (1.3-1.5x). Larger patch
+      matrices (LeNet's 3->6 5x5 on 64x32x32: 3.8M elements, 15 MB) lose to lax by 1.2-2x
+      in isolation and by more inside the training step (the matrix is written and read once
+      more for the weight gradient), so they stay on lax.
+    * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 6-16x slower);
       forward and input gradient stay lax (the patch forms would multiply inserted zeros).
+
+    Dropped after whole-step measurement: weight gradient ``im2col`` for few output channels
+    (LeNet's 3->6 conv: 1.8x *slower* in the jitted step than lax, though once faster in an
+    isolated, heavily loaded measurement).
 
     ``dtype`` is accepted so the rule can depend on it; the measured rule does not.
     """
     del dtype
     taps = math.prod(spec.rhs_shape[2:])
     cg = spec.rhs_shape[1]
-    out_ch = spec.rhs_shape[0]
     m = spec.lhs_shape[0] * math.prod(spec.out_spatial)
     strided = any(s > 1 for s in spec.strides)
     transposed = any(d > 1 for d in spec.lhs_dilation)
     if transposed:
         return Plan("lax", "lax", "slices")
-    if m <= 128:
+    if m <= 128 and cg * taps >= 2048:
         return Plan("im2col_t", "im2col_t", "slices")
     if taps == 1 and strided:
         return Plan("im2col_t", "im2col_t", "im2col_t")
-    fwd = "im2col" if cg <= 4 and taps >= 9 and not strided else "lax"
+    if m <= 128:
+        return Plan("lax", "im2col", "lax")
+    small_patches = m * taps * cg <= 2**20
+    fwd = "im2col" if cg <= 4 and taps >= 9 and not strided and small_patches else "lax"
     dx = "im2col" if cg <= 16 else "lax"
-    dw = "lax"
-    if out_ch <= 8:
-        dw = "im2col" if taps >= 9 else "slices"
-    return Plan(fwd, dx, dw)
+    return Plan(fwd, dx, "lax")
 
 
 def _transpose_x(name, x, w, dy, spec):
