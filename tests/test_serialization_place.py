@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import zlib
 
 import flax.serialization
 import jax
@@ -14,6 +13,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
+import xxhash
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -193,13 +193,14 @@ def test_safetensors_missing_says_how_to_install(monkeypatch, tmp_path):
 
 
 def test_checksums_cover_every_record(path):
-    """The metadata holds zlib.crc32 of each array's bytes, in file order (documented format)."""
+    """The metadata holds XXH3-64 of each array's bytes, in file order (documented format)."""
     a, b = jnp.arange(5.0), jnp.ones(3, jnp.int32)
     save({"a": a, "b": b}, path)
     meta = flax.serialization.msgpack_restore(open(path, "rb").read())["__jaxinit__"]
-    assert meta["crc32"] == [
-        zlib.crc32(np.asarray(a).tobytes()),
-        zlib.crc32(np.asarray(b).tobytes()),
+    assert meta["version"] == 3 and list(meta)[-2:] == ["xxh3", "structure_xxh3"]
+    assert meta["xxh3"] == [
+        xxhash.xxh3_64_intdigest(np.asarray(a).tobytes()),
+        xxhash.xxh3_64_intdigest(np.asarray(b).tobytes()),
     ]
 
 
