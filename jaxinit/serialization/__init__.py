@@ -32,8 +32,8 @@ plus two things flax reads as ordinary dict entries:
   ``"value"``; ``sequences`` says which maps were lists or tuples (path ``[]`` is the root);
   ``xxh3`` is XXH3-64 (``xxhash.xxh3_64``, seed 0) of each record's array bytes;
   ``structure_xxh3``, the last value in the file, is XXH3-64 of every byte before it that is
-  not array data (so the header, every key, shape, dtype and scalar, and ``__jaxinit__`` itself). In version 1 it covered only
-  the bytes before the ``"__jaxinit__"`` key;
+  not array data (so the header, every key, shape, dtype and scalar, and ``__jaxinit__``
+  itself). In version 1 it covered only the bytes before the ``"__jaxinit__"`` key;
 * an alias marker ``{"__jaxinit_alias__": [key, key, ...]}`` where an array object already written
   appears again (a tie, e.g. a state_dict listing every alias); the list is the key path of the
   first occurrence. jaxinit loads the alias as the same array object; flax shows the marker.
