@@ -145,7 +145,7 @@ def test_flax_reads_our_file_byte_for_byte(path):
     assert ours[0] == theirs[0] + 1 and ours[1 : len(theirs)] == theirs[1:]
     restored = flax.serialization.msgpack_restore(ours)
     meta = restored.pop("__jaxinit__")
-    assert meta["format"] == "jaxinit" and meta["version"] == 2
+    assert meta["format"] == "jaxinit" and meta["version"] == 3
     expected = flax.serialization.msgpack_restore(theirs)
     assert jax.tree_util.tree_all(
         jax.tree_util.tree_map(lambda a, b: bits(a) == bits(b), restored, expected)

@@ -28,7 +28,7 @@ def test_flipped_byte_in_array_data_names_file_and_leaf(path):
     with pytest.raises(
         CheckpointError,
         match=rf"{path!r}: the array data of 'layer.weight' is "
-        r"corrupted \(crc32 mismatch",
+        r"corrupted \(xxh3 mismatch",
     ):
         load(path)
     # flax would silently return wrong numbers from the same bytes
@@ -111,7 +111,7 @@ def test_trailing_bytes_unknown_extensions_and_object_dtypes(path):
 def test_newer_format_version_asks_for_an_upgrade(path):
     save({"a": jnp.ones(2)}, path)
     tree = flax.serialization.msgpack_restore(open(path, "rb").read())
-    tree["__jaxinit__"]["version"] = 3
+    tree["__jaxinit__"]["version"] = 4
     open(path, "wb").write(flax.serialization.msgpack_serialize(tree))
     with pytest.raises(CheckpointError, match="newer jaxinit .*upgrade jaxinit"):
         load(path)
@@ -205,3 +205,26 @@ def test_version_1_files_still_load(path):
     open(path, "wb").write(bytes(damaged))
     with pytest.raises(CheckpointError, match="array data of 'w'"):
         load(path)
+
+
+def test_version_2_files_still_load(path):
+    """A version-2 file (zlib.crc32 checksums, keys crc32 / structure_crc32) loads and is fully
+    verified: array data and structure."""
+    from jaxinit.serialization.files import atomic_write
+    from jaxinit.serialization.write import plan, write_checkpoint
+
+    tree = {"w": jnp.arange(4.0), "t": (np.int32(3), "s")}
+    atomic_write(path, lambda fd, _: write_checkpoint(fd, plan(tree), None, version=2))
+    meta = flax.serialization.msgpack_restore(open(path, "rb").read())["__jaxinit__"]
+    assert meta["version"] == 2 and list(meta)[-2:] == ["crc32", "structure_crc32"]
+    assert meta["crc32"][0] == zlib.crc32(np.arange(4.0, dtype=np.float32).tobytes())
+    got = load(path)
+    assert bits(got["w"]) == bits(tree["w"]) and got["t"] == (3, "s")
+    clean = open(path, "rb").read()
+    for at, match in ((clean.index(np.float32(2).tobytes()), r"crc32 mismatch"),
+                      (clean.index(b"\xa1t") + 1, "keys, shapes, dtypes")):
+        damaged = bytearray(clean)
+        damaged[at] ^= 1
+        open(path, "wb").write(bytes(damaged))
+        with pytest.raises(CheckpointError, match=match):
+            load(path)

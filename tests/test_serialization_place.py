@@ -5,7 +5,6 @@ behaviour of jaxinit.interop (torch cross-checks are in tests/torch/test_interop
 import os
 import subprocess
 import sys
-import zlib
 
 import flax.serialization
 import jax
@@ -13,6 +12,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
+import xxhash
 from _ckpt_cases import bits
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -156,13 +156,14 @@ def test_safetensors_missing_says_how_to_install(monkeypatch, tmp_path):
 
 
 def test_checksums_cover_every_record(path):
-    """The metadata holds zlib.crc32 of each array's bytes, in file order (documented format)."""
+    """The metadata holds XXH3-64 of each array's bytes, in file order (documented format)."""
     a, b = jnp.arange(5.0), jnp.ones(3, jnp.int32)
     save({"a": a, "b": b}, path)
     meta = flax.serialization.msgpack_restore(open(path, "rb").read())["__jaxinit__"]
-    assert meta["crc32"] == [
-        zlib.crc32(np.asarray(a).tobytes()),
-        zlib.crc32(np.asarray(b).tobytes()),
+    assert meta["version"] == 3 and list(meta)[-2:] == ["xxh3", "structure_xxh3"]
+    assert meta["xxh3"] == [
+        xxhash.xxh3_64_intdigest(np.asarray(a).tobytes()),
+        xxhash.xxh3_64_intdigest(np.asarray(b).tobytes()),
     ]
 
 
@@ -201,3 +202,16 @@ def test_safetensors_collisions_and_metadata_never_override(tmp_path):
               metadata={"jaxinit.aliases": json.dumps(["x", "y"])})
     with pytest.raises(CheckpointError, match="not a JSON object"):
         load_safetensors(path)
+
+
+def test_many_small_arrays_are_placed_as_jax_device_put_places_them():
+    """The batched path for many small arrays gives what jax.device_put(list) gives: same
+    device, sharding, committed flag, dtype, shape and values."""
+    from jaxinit.serialization.place import _put_all
+
+    hosts = [(np.arange(i % 7 + 1) % 3).astype(d)
+             for i in range(40) for d in (np.float32, np.int32, np.bool_, ml_dtypes.bfloat16)]
+    ours, theirs = _put_all(hosts), jax.device_put(hosts)
+    for x, y, h in zip(ours, theirs, hosts):
+        assert (x.aval, x.sharding, x.committed) == (y.aval, y.sharding, y.committed)
+        assert np.array_equal(np.asarray(x), h)

@@ -24,22 +24,24 @@ writes (tested byte for byte), that is:
 
 plus two things flax reads as ordinary dict entries:
 
-* a last top-level entry ``"__jaxinit__"``: ``{"format": "jaxinit", "version": 2,
+* a last top-level entry ``"__jaxinit__"``: ``{"format": "jaxinit", "version": 3,
   "root": "tree" | "value", "sequences": [[path, "list" | "tuple"], ...],
-  "crc32": [one per array record, in file order], "structure_crc32": int}`` (keys in this
-  order). ``root`` is ``"value"`` when the saved object is a single leaf, stored under the key
+  "xxh3": [one per array record, in file order], "structure_xxh3": int}`` (keys in this
+  order; version 2, still read, has ``crc32`` / ``structure_crc32`` with ``zlib.crc32``).
+  ``root`` is ``"value"`` when the saved object is a single leaf, stored under the key
   ``"value"``; ``sequences`` says which maps were lists or tuples (path ``[]`` is the root);
-  ``crc32`` is ``zlib.crc32`` of each record's array bytes; ``structure_crc32``, the last value
-  in the file, is ``zlib.crc32`` of every byte before it that is not array data (so the header,
-  every key, shape, dtype and scalar, and ``__jaxinit__`` itself). In version 1 it covered only
-  the bytes before the ``"__jaxinit__"`` key;
+  ``xxh3`` is XXH3-64 (``xxhash.xxh3_64``, seed 0) of each record's array bytes;
+  ``structure_xxh3``, the last value in the file, is XXH3-64 of every byte before it that is
+  not array data (so the header, every key, shape, dtype and scalar, and ``__jaxinit__``
+  itself). In version 1 it covered only the bytes before the ``"__jaxinit__"`` key;
 * an alias marker ``{"__jaxinit_alias__": [key, key, ...]}`` where an array object already written
   appears again (a tie, e.g. a state_dict listing every alias); the list is the key path of the
   first occurrence. jaxinit loads the alias as the same array object; flax shows the marker.
 
 Modules, one concern each: :mod:`.format` (constants, dtypes, framing), :mod:`.paths` (pytree
 walking), :mod:`.files` (safe targets and sources), :mod:`.write`, :mod:`.parse`,
-:mod:`.verify`, :mod:`.template` (the check against ``like=``), :mod:`.place`, :mod:`.api`.
+:mod:`.checksum` (each version's checksum function), :mod:`.verify`, :mod:`.template` (the
+check against ``like=``), :mod:`.place`, :mod:`.api`.
 
 The public API is ``save``, ``load``, ``CheckpointError`` and ``IncompatibleKeys``; the other
 names without an underscore (``atomic_write``, ``aligned_empty``, ``assemble``,

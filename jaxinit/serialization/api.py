@@ -10,7 +10,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Literal, overload
 
@@ -132,12 +131,12 @@ def _load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any 
 def _reading(path: PathLike, progress: Callable | None, *, allow_unverified: bool
              ) -> Iterator[tuple[Any, DataReader, str]]:
     """Open, parse and verify a checkpoint: ``(tree with Ref leaves, data reader, source)``."""
-    with open_regular(path) as file, ThreadPoolExecutor(1) as pool:
+    with open_regular(path) as file:
         src = FileBytes(file, repr(str(path)))
         checkpoint = verify_checkpoint(parse(src), src, allow_unverified=allow_unverified)
         refs = {id(leaf): leaf for _, leaf in walk(checkpoint.tree) if isinstance(leaf, Ref)}
         total = sum(ref.nbytes for ref in refs.values())
-        reader = DataReader(src, checkpoint.crcs, pool, progress, total)
+        reader = DataReader(src, checkpoint, progress, total)
         yield checkpoint.tree, reader, src.source
 
 

@@ -18,8 +18,10 @@ import msgpack
 import numpy as np
 
 FORMAT = "jaxinit"
-FORMAT_VERSION = 2  # version 2: the structure checksum covers __jaxinit__ itself (see __init__)
-READ_VERSIONS = (1, 2)
+# version 2: the structure checksum covers __jaxinit__ itself (see __init__); version 3: the
+# checksums are XXH3-64 instead of zlib.crc32 (see checksum.py)
+FORMAT_VERSION = 3
+READ_VERSIONS = (1, 2, 3)
 META_KEY = "__jaxinit__"
 ALIAS_KEY = "__jaxinit_alias__"
 CHUNKED_KEY = "__msgpack_chunked_array__"

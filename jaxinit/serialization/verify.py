@@ -1,9 +1,11 @@
 """Verification: the ``__jaxinit__`` entry, the structure checksum, ties and sequences, the root,
 and the array-data checksums computed while the data is read.
 
-What each format version covers (``crc32`` is ``zlib.crc32``):
+What each format version covers (the checksum functions are in :mod:`.checksum`):
 
-* version 2 (written now): ``structure_crc32`` is the last value of the file and covers every
+* version 3 (written now): as version 2, with XXH3-64 instead of ``zlib.crc32`` (keys ``xxh3``
+  and ``structure_xxh3``).
+* version 2 (still read): ``structure_crc32`` is the last value of the file and covers every
   byte before it that is not array data: the top-level map header, every key, shape, dtype and
   scalar, and the whole ``__jaxinit__`` entry (format, version, root, sequences, the per-array
   checksums and the key ``structure_crc32``). Array data is covered by ``crc32``, one per record.
@@ -17,28 +19,28 @@ Example::
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import format as fmt
+from .checksum import SCHEMES, hasher, scheme
 from .files import aligned_empty
 from .format import CheckpointError
 from .parse import AliasMarker, FileBytes, Parsed, Ref
 from .paths import Path, dotted
 
 _BLOCK = 64 << 20  # bytes per read call, so progress advances on big arrays
-_META_KEYS = ["format", "version", "root", "sequences", "crc32", "structure_crc32"]
+_META_KEYS = ["format", "version", "root", "sequences"]  # then the two checksum keys
 
 
 class Checkpoint(NamedTuple):
     """A parsed, verified file: the tree with ``Ref`` leaves and the per-record checksums."""
 
     tree: Any
-    crcs: list[int] | None  # None for files without checksums (flax's, read when asked)
+    sums: list[int] | None  # None for files without checksums (flax's, read when asked)
+    version: int | None = None  # the format version (its checksum function); None for flax's
 
 
 UNVERIFIED_HINT = ("it has no complete '__jaxinit__' entry, so nothing in it can be verified "
@@ -52,7 +54,8 @@ def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpo
     source, tree = src.source, parsed.tree
     if not (isinstance(tree, dict) and fmt.META_KEY in tree):
         if isinstance(tree, dict) and any(isinstance(v, dict) and v.get("format") == fmt.FORMAT
-                                           and "structure_crc32" in v for v in tree.values()):
+                                           and any(c.structure_key in v for c in SCHEMES.values())
+                                           for v in tree.values()):
             raise CheckpointError(f"{source}: the file is corrupted: the key of its "
                                   f"'{fmt.META_KEY}' entry is damaged")
         if not allow_unverified:
@@ -61,16 +64,17 @@ def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpo
         return Checkpoint(resolve(tree, [], source), None)
     meta = tree.pop(fmt.META_KEY)
     version = _check_meta(meta, parsed, source)
+    names = scheme(version)
     if version == 1:
         end = parsed.meta_offset
     else:
-        end = src.size - len(fmt.pack(meta["structure_crc32"]))
-    crc, position = 0, 0
+        end = src.size - len(fmt.pack(meta[names.structure_key]))
+    running, position = hasher(version), 0
     for offset, nbytes in parsed.records:
-        crc = _crc_range(src, position, offset, crc)
+        _hash_range(src, position, offset, running)
         position = offset + nbytes
-    crc = _crc_range(src, position, end, crc)
-    if crc != meta["structure_crc32"]:
+    _hash_range(src, position, end, running)
+    if running.intdigest() != meta[names.structure_key]:
         raise CheckpointError(
             f"{source}: the file is corrupted: its keys, shapes, dtypes or '{fmt.META_KEY}' "
             "entry do not match their checksum (the bytes changed after jaxinit wrote them); "
@@ -81,16 +85,15 @@ def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpo
         if not (isinstance(tree, dict) and set(tree) == {"value"}):
             raise CheckpointError(f"{source}: the file is damaged (bad root)")
         tree = tree["value"]
-    return Checkpoint(tree, meta["crc32"])
+    return Checkpoint(tree, meta[names.name], version)
 
 
-def _crc_range(src: FileBytes, start: int, stop: int, crc: int) -> int:
+def _hash_range(src: FileBytes, start: int, stop: int, running: Any) -> None:
     while start < stop:
         n = min(stop - start, _BLOCK)
         data, offset = src.span(start, n)
-        crc = zlib.crc32(memoryview(data)[offset : offset + n], crc)
+        running.update(memoryview(data)[offset : offset + n])
         start += n
-    return crc
 
 
 def _check_meta(meta: Any, parsed: Parsed, source: str) -> int:
@@ -102,17 +105,19 @@ def _check_meta(meta: Any, parsed: Parsed, source: str) -> int:
             f"{source}: written by a newer jaxinit (format version {version}; this jaxinit "
             f"reads up to {fmt.FORMAT_VERSION}): upgrade jaxinit"
         )
+    if not (type(version) is int and version in fmt.READ_VERSIONS):
+        raise CheckpointError(f"{source}: the '{fmt.META_KEY}' entry is damaged (version)")
+    name, structure_key = scheme(version)[:2]
     ok = (
-        type(version) is int and version in fmt.READ_VERSIONS
-        and parsed.top_level
+        parsed.top_level
         and parsed.last_top_key == fmt.META_KEY
         and meta.get("root") in ("tree", "value")
         and isinstance(meta.get("sequences"), list)
-        and isinstance(meta.get("crc32"), list)
-        and len(meta["crc32"]) == len(parsed.records)
-        and all(type(c) is int for c in meta["crc32"])
-        and type(meta.get("structure_crc32")) is int
-        and (version == 1 or list(meta) == _META_KEYS)
+        and isinstance(meta.get(name), list)
+        and len(meta[name]) == len(parsed.records)
+        and all(type(c) is int for c in meta[name])
+        and type(meta.get(structure_key)) is int
+        and (version == 1 or list(meta) == [*_META_KEYS, name, structure_key])
     )
     if not ok:
         raise CheckpointError(f"{source}: the '{fmt.META_KEY}' entry is damaged")
@@ -163,52 +168,41 @@ def resolve(tree: Any, sequences: list, source: str) -> Any:
     return tree
 
 
-class _RunningCrc:
-    """A crc32 fed block by block from one worker thread (tasks run in submission order)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def update(self, block: memoryview) -> int:
-        self.value = zlib.crc32(block, self.value)
-        return self.value
-
-
 class DataReader:
-    """Reads ``Ref`` arrays into fresh 64-byte aligned buffers (one copy, no mmap of the file);
-    a worker thread checksums each block while the next one is read. :meth:`finish` raises,
-    naming every damaged array, and reports a file that changed size meanwhile."""
+    """Reads ``Ref`` arrays into fresh 64-byte aligned buffers (one copy, no mmap of the file),
+    checksumming each block as it arrives. :meth:`finish` raises, naming every damaged array,
+    and reports a file that changed size meanwhile."""
 
-    def __init__(self, src: FileBytes, crcs: list[int] | None, pool: ThreadPoolExecutor,
-                 progress: Callable | None, total: int):
-        self.src, self.file, self.crcs, self.source = src, src.file, crcs, src.source
-        self.pool, self.progress, self.total, self.done = pool, progress, total, 0
-        self.checks: list[tuple[Ref, int, Future | int]] = []
+    def __init__(self, src: FileBytes, checkpoint: Checkpoint, progress: Callable | None,
+                 total: int):
+        self.src, self.file, self.source = src, src.file, src.source
+        self.sums, self.version = checkpoint.sums, checkpoint.version
+        self.once = None if self.sums is None else scheme(checkpoint.version).once
+        self.progress, self.total, self.done = progress, total, 0
+        self.bad: list[str] = []
 
     def __call__(self, ref: Ref) -> np.ndarray | np.generic:
         buf = aligned_empty(ref.nbytes)
         view = memoryview(buf)
         for (offset, nbytes), record in zip(ref.spans, ref.records):
-            crc, last = _RunningCrc(), None
             if nbytes < (1 << 16):  # small: from the parser's read window, no seek
                 data, at = self.src.span(offset, nbytes)
                 view[:nbytes] = memoryview(data)[at : at + nbytes]
                 self.done += nbytes
-                if self.crcs is not None:
-                    last = zlib.crc32(view[:nbytes])
+                if self.once is not None and self.once(view[:nbytes]) != self.sums[record]:
+                    self.bad.append(ref.name)
             else:
+                running = None if self.sums is None else hasher(self.version)
                 self.file.seek(offset)
                 for start in range(0, nbytes, _BLOCK):
                     block = view[start : min(start + _BLOCK, nbytes)]
                     self._read_into(block, ref)
-                    if self.crcs is not None:
-                        last = self.pool.submit(crc.update, block)
+                    if running is not None:
+                        running.update(block)
+                if running is not None and running.intdigest() != self.sums[record]:
+                    self.bad.append(ref.name)
             if self.progress is not None:
                 self.progress(self.done, self.total)
-            if self.crcs is not None:
-                self.checks.append((ref, record, last if last is not None else 0))
             view = view[nbytes:]
         array = buf.view(ref.dtype).reshape(ref.shape)
         return array[()] if ref.scalar else array
@@ -225,11 +219,10 @@ class DataReader:
     def finish(self) -> None:
         """Raise if the file changed size or any checksum does not match."""
         self.src.check_size()
-        bad = [ref.name for ref, record, crc in self.checks
-               if (crc if isinstance(crc, int) else crc.result()) != self.crcs[record]]
-        if bad:
-            names = ", ".join(f"'{n}'" for n in dict.fromkeys(bad))
+        if self.bad:
+            names = ", ".join(f"'{n}'" for n in dict.fromkeys(self.bad))
             raise CheckpointError(
-                f"{self.source}: the array data of {names} is corrupted (crc32 mismatch: the "
-                "bytes changed after jaxinit wrote them); restore the file from a copy"
+                f"{self.source}: the array data of {names} is corrupted "
+                f"({scheme(self.version).name} mismatch: the bytes changed after jaxinit wrote "
+                "them); restore the file from a copy"
             )

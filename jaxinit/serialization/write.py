@@ -1,7 +1,7 @@
 """Writing a checkpoint: plan (every check before a byte is written), then stream msgpack.
 
-Structure bytes are buffered and checksummed; array bytes go straight from the arrays' memory
-to the file while a worker thread checksums them (zlib releases the GIL).
+Structure bytes are buffered and checksummed; array bytes are checksummed inline (XXH3, about
+30 GB/s) and go straight from the arrays' memory to the file.
 
 Example::
 
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
 from . import format as fmt
+from .checksum import hasher, scheme
 from .paths import Path, dotted, is_namedtuple, node_items
 
 _BLOCK = 64 << 20  # bytes per write call, so progress advances on big arrays
@@ -183,28 +183,22 @@ class _ByteStream:
         return pieces
 
 
-def _crc32(pieces: list[memoryview]) -> int:
-    crc = 0
-    for piece in pieces:
-        crc = zlib.crc32(piece, crc)
-    return crc
-
-
 class _Writer:
     """Streams msgpack to a file descriptor (see the module doc)."""
 
-    def __init__(self, fd: int, pool: ThreadPoolExecutor, flusher: ThreadPoolExecutor,
+    def __init__(self, fd: int, version: int, flusher: ThreadPoolExecutor,
                  progress: Callable | None, total: int):
-        self.fd, self.pool, self.progress, self.total = fd, pool, progress, total
+        self.fd, self.version, self.progress, self.total = fd, version, progress, total
         self.flusher, self.flushing = flusher, None
         self.pending = bytearray()
-        self.structure_crc = 0
-        self.crcs: list[Future | int] = []
+        self.structure = hasher(version)
+        self.once = scheme(version).once
+        self.sums: list[int] = []
         self.done = 0
 
     def struct(self, data: bytes) -> None:
         self.pending += data
-        self.structure_crc = zlib.crc32(data, self.structure_crc)
+        self.structure.update(data)
 
     def flush(self) -> None:
         _write_all(self.fd, memoryview(self.pending))
@@ -213,7 +207,10 @@ class _Writer:
     def data(self, pieces: list[memoryview]) -> None:
         if len(self.pending) >= (1 << 20) or sum(len(p) for p in pieces) >= (1 << 16):
             self.flush()
-            self.crcs.append(self.pool.submit(_crc32, pieces))
+            running = hasher(self.version)
+            for piece in pieces:
+                running.update(piece)
+            self.sums.append(running.intdigest())
             for piece in pieces:
                 for start in range(0, len(piece), _BLOCK):
                     block = piece[start : start + _BLOCK]
@@ -221,12 +218,16 @@ class _Writer:
                     self.write_behind()
                     self.done += len(block)
         else:  # small arrays are buffered with the structure: one write call for many
-            crc = 0
+            if len(pieces) == 1:
+                self.sums.append(self.once(pieces[0]))
+            else:
+                running = hasher(self.version)
+                for piece in pieces:
+                    running.update(piece)
+                self.sums.append(running.intdigest())
             for piece in pieces:
                 self.pending += piece
-                crc = zlib.crc32(piece, crc)
                 self.done += len(piece)
-            self.crcs.append(crc)
         if self.progress is not None:
             self.progress(self.done, self.total)
 
@@ -283,27 +284,32 @@ def _write_all(fd: int, view: memoryview) -> None:
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
-def write_checkpoint(fd: int, plan: Plan, progress: Callable | None) -> None:
-    """Write ``plan`` to ``fd`` in format version 2: the structure checksum, the last value of
-    the file, covers every byte before it except array data (which have their own)."""
-    with ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as flusher:
-        writer = _Writer(fd, pool, flusher, progress, plan.nbytes)
+def write_checkpoint(fd: int, plan: Plan, progress: Callable | None,
+                     version: int = fmt.FORMAT_VERSION) -> None:
+    """Write ``plan`` to ``fd`` in format ``version`` (3; 2 for tests of old files): the
+    structure checksum, the last value of the file, covers every byte before it except array
+    data (which have their own, one per record)."""
+    if version not in (2, 3):
+        raise ValueError(f"jaxinit writes format versions 2 and 3, not {version}")
+    names = scheme(version)
+    with ThreadPoolExecutor(max_workers=1) as flusher:
+        writer = _Writer(fd, version, flusher, progress, plan.nbytes)
         writer.struct(fmt.map_header(len(plan.body) + 1))
         for key, child in plan.body.items():
             writer.struct(fmt.pack(key))
             writer.value(child)
         meta = {
             "format": fmt.FORMAT,
-            "version": fmt.FORMAT_VERSION,
+            "version": version,
             "root": plan.root,
             "sequences": plan.sequences,
-            "crc32": [c if isinstance(c, int) else c.result() for c in writer.crcs],
+            names.name: writer.sums,
         }
         writer.struct(fmt.pack(fmt.META_KEY) + fmt.map_header(len(meta) + 1))
         for key, value in meta.items():
             writer.struct(fmt.pack(key) + fmt.pack(value))
-        writer.struct(fmt.pack("structure_crc32"))
-        writer.pending += fmt.pack(writer.structure_crc)
+        writer.struct(fmt.pack(names.structure_key))
+        writer.pending += fmt.pack(writer.structure.intdigest())
         writer.flush()
         if writer.flushing is not None:
             writer.flushing.result()
