@@ -29,6 +29,7 @@ __all__ = [
     "elu_",
     "gelu",
     "glu",
+    "gumbel_softmax",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
@@ -414,6 +415,36 @@ def log_softmax(
     x = _prepare(input, dtype)
     d = _softmax_dim("log_softmax", dim, x.ndim, _stacklevel)
     return jax.nn.log_softmax(x, axis=d if x.ndim else None)
+
+
+def gumbel_softmax(
+    logits: jax.Array,
+    tau: float = 1.0,
+    hard: bool = False,
+    eps: float = 1e-10,
+    dim: int = -1,
+    *,
+    rng: jax.Array | None = None,
+) -> jax.Array:
+    """Samples from the Gumbel-softmax distribution: ``softmax((logits + g) / tau, dim)`` with
+    ``g = -log(E)``, ``E ~ Exponential(1)`` drawn from ``rng``, as torch's. ``hard=True``
+    returns the one-hot of the argmax in the forward pass with the soft sample's gradient
+    (torch's straight-through ``y_hard - stop_gradient(y_soft) + y_soft``). ``eps`` is unused,
+    as in torch.
+
+    Example: ``F.gumbel_softmax(logits, tau=0.5, hard=True, rng=jax.random.key(0))``.
+    """
+    _require_rng(rng, "gumbel_softmax")
+    logits = jnp.asarray(logits)
+    gumbels = -jnp.log(jax.random.exponential(rng, logits.shape, logits.dtype))
+    d = _wrap_dim(dim, logits.ndim)
+    y_soft = jax.nn.softmax((logits + gumbels) / tau, axis=d)
+    if not hard:
+        return y_soft
+    index = jnp.argmax(y_soft, axis=d, keepdims=True)
+    positions = jax.lax.broadcasted_iota(index.dtype, y_soft.shape, d)
+    y_hard = (positions == index).astype(y_soft.dtype)
+    return y_hard - jax.lax.stop_gradient(y_soft) + y_soft
 
 
 # torch's in-place spellings: the same functions (JAX arrays are immutable; use the result).

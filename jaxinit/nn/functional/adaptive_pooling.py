@@ -22,6 +22,9 @@ from ._windows import window_max
 _OutSize = int | None | Sequence[int | None]
 
 __all__ = [
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d_with_indices",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool3d",
@@ -201,3 +204,24 @@ def adaptive_max_pool3d(input: jax.Array, output_size: _OutSize, return_indices:
         y = F.adaptive_max_pool3d(x, (2, 3, 3))
     """
     return _adaptive_max("adaptive_max_pool3d", input, output_size, 3, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(
+    input: jax.Array, output_size: _OutSize, return_indices: bool = True
+):
+    """torch's name for :func:`adaptive_max_pool1d` returning ``(output, indices)``."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(
+    input: jax.Array, output_size: _OutSize, return_indices: bool = True
+):
+    """torch's name for :func:`adaptive_max_pool2d` returning ``(output, indices)``."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(
+    input: jax.Array, output_size: _OutSize, return_indices: bool = True
+):
+    """torch's name for :func:`adaptive_max_pool3d` returning ``(output, indices)``."""
+    return adaptive_max_pool3d(input, output_size, True)

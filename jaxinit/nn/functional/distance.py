@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._utils import _wrap_dim
 
-__all__ = ["cdist", "cosine_similarity", "pairwise_distance"]
+__all__ = ["cdist", "cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _broadcast(x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -86,3 +87,20 @@ def cdist(
         )
     diff = a[..., :, None, :] - b[..., None, :, :]
     return _pnorm(diff, p, diff.ndim - 1)
+
+
+def pdist(input: jax.Array, p: float = 2.0) -> jax.Array:
+    """The ``p``-norm distance between every pair of rows of ``input (N, M)``: the upper
+    triangle of ``cdist(input, input)``, row by row (``i < j``), length ``N (N - 1) / 2``, as
+    torch's.
+
+    Example: ``F.pdist(jnp.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))`` is ``[5., 1., 4.24]``.
+    """
+    input = jnp.asarray(input)
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    i, j = np.triu_indices(input.shape[0], k=1)
+    return cdist(input[i][:, None], input[j][:, None], p)[:, 0, 0]
+

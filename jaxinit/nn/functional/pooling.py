@@ -31,6 +31,9 @@ _Size = int | Sequence[int]
 _AXES = {1: "W", 2: "HW", 3: "THW"}
 
 __all__ = [
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
@@ -206,8 +209,9 @@ def max_pool1d(
 
         y, i = F.max_pool1d(x, 3, stride=2, padding=1, return_indices=True)
     """
-    return _max_pool(input, 1, "max_pool1d", kernel_size, stride, padding, dilation,
-                     ceil_mode, return_indices)
+    return _max_pool(
+        input, 1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
 def max_pool2d(
@@ -226,8 +230,9 @@ def max_pool2d(
 
         y = F.max_pool2d(x, 3, stride=2, padding=1)  # ResNet's stem pool
     """
-    return _max_pool(input, 2, "max_pool2d", kernel_size, stride, padding, dilation,
-                     ceil_mode, return_indices)
+    return _max_pool(
+        input, 2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
 def max_pool3d(
@@ -246,12 +251,14 @@ def max_pool3d(
 
         y = F.max_pool3d(x, 2)
     """
-    return _max_pool(input, 3, "max_pool3d", kernel_size, stride, padding, dilation,
-                     ceil_mode, return_indices)
+    return _max_pool(
+        input, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def _avg_pool(x, n, fname, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override):
+def _avg_pool(
+    x, n, fname, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
     k, s, p, d = pool_arguments(fname, n, kernel_size, stride, padding, 1)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
@@ -299,8 +306,9 @@ def avg_pool1d(
 
         y = F.avg_pool1d(x, 3, stride=2, padding=1, count_include_pad=False)
     """
-    return _avg_pool(input, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None)
+    return _avg_pool(
+        input, 1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
 
 
 def avg_pool2d(
@@ -318,8 +326,17 @@ def avg_pool2d(
 
         y = F.avg_pool2d(x, 2)
     """
-    return _avg_pool(input, 2, "avg_pool2d", kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
+    return _avg_pool(
+        input,
+        2,
+        "avg_pool2d",
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
 def avg_pool3d(
@@ -337,14 +354,26 @@ def avg_pool3d(
 
         y = F.avg_pool3d(x, (1, 2, 2))
     """
-    return _avg_pool(input, 3, "avg_pool3d", kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
+    return _avg_pool(
+        input,
+        3,
+        "avg_pool3d",
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
 def _lp_pool(x, n, norm_type, kernel_size, stride, ceil_mode):
     k = _ntuple(kernel_size, n, "kernel_size")
-    max_pool, avg_pool = {1: (max_pool1d, avg_pool1d), 2: (max_pool2d, avg_pool2d),
-                          3: (max_pool3d, avg_pool3d)}[n]
+    max_pool, avg_pool = {
+        1: (max_pool1d, avg_pool1d),
+        2: (max_pool2d, avg_pool2d),
+        3: (max_pool3d, avg_pool3d),
+    }[n]
     if norm_type == float("inf"):
         return max_pool(jnp.abs(x), kernel_size, stride, 0, 1, ceil_mode)
     if norm_type == -float("inf"):
@@ -475,8 +504,7 @@ def _max_unpool(x, indices, n, kernel_size, stride, padding, output_size):
                 f"{'x'.join(str(v) for v in (out if n > 1 else (*out, 1)))})"
             )
     nb, c = x.shape[:2]
-    y = _scatter_planes(x.reshape(nb, c, -1), indices.reshape(nb, c, -1).astype(jnp.int32),
-                        size)
+    y = _scatter_planes(x.reshape(nb, c, -1), indices.reshape(nb, c, -1).astype(jnp.int32), size)
     y = y.reshape(nb, c, *out)
     return y[0] if unbatched else y
 
@@ -533,3 +561,42 @@ def max_unpool3d(
         x_back = F.max_unpool3d(y, i, 2)
     """
     return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size)
+
+
+def max_pool1d_with_indices(
+    input: jax.Array,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = True,
+):
+    """torch's name for :func:`max_pool1d` returning ``(output, indices)``."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(
+    input: jax.Array,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = True,
+):
+    """torch's name for :func:`max_pool2d` returning ``(output, indices)``."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(
+    input: jax.Array,
+    kernel_size: _Size,
+    stride: _Size | None = None,
+    padding: _Size = 0,
+    dilation: _Size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = True,
+):
+    """torch's name for :func:`max_pool3d` returning ``(output, indices)``."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)

@@ -1,0 +1,66 @@
+"""torch.nn.functional's remaining names: pdist, the *_with_indices pools, gumbel_softmax."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+from jaxinit.nn import functional as F
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_pdist_values_and_gradients_match_torch(p):
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    t = torch.from_numpy(x).requires_grad_(True)
+    want = TF.pdist(t, p)
+    want.sum().backward()
+    got, grad = jax.value_and_grad(lambda a: F.pdist(a, p).sum())(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(F.pdist(x, p)), want.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(float(got), float(want.sum()), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grad), t.grad.numpy(), rtol=1e-4, atol=1e-6)
+    with pytest.raises(RuntimeError, match="pdist only supports 2D tensors"):
+        F.pdist(x[0])
+
+
+@pytest.mark.parametrize(
+    "name, shape, arg",
+    [
+        ("max_pool1d_with_indices", (2, 3, 9), 2),
+        ("max_pool2d_with_indices", (2, 3, 6, 5), 2),
+        ("max_pool3d_with_indices", (1, 2, 4, 5, 4), 2),
+        ("adaptive_max_pool1d_with_indices", (2, 3, 9), 4),
+        ("adaptive_max_pool2d_with_indices", (2, 3, 7, 5), (3, 2)),
+        ("adaptive_max_pool3d_with_indices", (1, 2, 5, 4, 6), 2),
+    ],
+)
+def test_with_indices_forms_return_torch_values_and_indices(name, shape, arg):
+    x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    y, i = getattr(F, name)(jnp.asarray(x), arg)
+    ty, ti = getattr(TF, name)(torch.from_numpy(x), arg)
+    np.testing.assert_array_equal(np.asarray(y), ty.numpy())
+    np.testing.assert_array_equal(np.asarray(i), ti.numpy())
+
+
+def test_gumbel_softmax_samples_the_softmax_and_passes_soft_gradients():
+    """Hard samples from fixed keys: each class's frequency over n = 20000 draws lies within
+    6 standard deviations of softmax(logits) (a false failure has probability < 1e-8 per
+    class); hard=True is one-hot with the soft sample's gradient (straight-through)."""
+    logits = jnp.log(jnp.array([0.1, 0.2, 0.3, 0.4]))
+    n = 20000
+    keys = jax.random.split(jax.random.key(0), n)
+    hard = jax.vmap(lambda k: F.gumbel_softmax(logits, hard=True, rng=k))(keys)
+    assert set(np.unique(np.asarray(hard))) == {0.0, 1.0}
+    freq = np.asarray(hard.mean(0))
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    assert np.all(np.abs(freq - p) < 6 * np.sqrt(p * (1 - p) / n)), freq
+    w = jnp.arange(4.0)
+    key = jax.random.key(3)
+    g_hard = jax.grad(lambda z: (w * F.gumbel_softmax(z, 0.7, True, rng=key)).sum())(logits)
+    g_soft = jax.grad(lambda z: (w * F.gumbel_softmax(z, 0.7, False, rng=key)).sum())(logits)
+    np.testing.assert_allclose(np.asarray(g_hard), np.asarray(g_soft), rtol=1e-6)
+    soft = F.gumbel_softmax(logits, rng=key)
+    np.testing.assert_allclose(float(soft.sum()), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="rng="):
+        F.gumbel_softmax(logits)
