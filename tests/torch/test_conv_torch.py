@@ -15,6 +15,8 @@ torch = pytest.importorskip("torch")
 tnn = torch.nn
 TF = torch.nn.functional
 
+from _ks import ks_statistic, ks_threshold  # noqa: E402
+
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 
@@ -383,19 +385,6 @@ def test_default_init_is_torch_exact_with_torch_generator(name, args, kwargs):
         np.testing.assert_array_equal(np.asarray(v[k]), x.numpy())
 
 
-# Two-sample KS at alpha = 1e-6: a correct implementation fails with probability 1e-6 per
-# comparison (asymptotic, n = m >= 6144); fixed seeds and keys make the outcome deterministic.
-KS_C = math.sqrt(-math.log(1e-6 / 2) / 2)
-
-
-def ks_statistic(a, b):
-    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / a.size
-    fb = np.searchsorted(b, grid, side="right") / b.size
-    return np.max(np.abs(fa - fb))
-
-
 @pytest.mark.parametrize("name", ["weight", "bias"])
 def test_conv_transpose_default_init_distribution_matches_torch(name):
     # in=64, out=6: torch's fan_in is weight.size(1) * k*k = 6 * 9 = 54 (not 64 * 9 = 576)
@@ -408,7 +397,7 @@ def test_conv_transpose_default_init_distribution_matches_torch(name):
     j = np.asarray(jax.jit(jax.vmap(lambda k: decl.init(k, decl.shape, decl.dtype)))(keys)).ravel()
     bound = np.float32(1 / math.sqrt(54))
     assert np.abs(j).max() <= bound and np.abs(t).max() <= bound
-    crit = KS_C * math.sqrt((t.size + j.size) / (t.size * j.size))
+    crit = ks_threshold(t.size, j.size)
     assert ks_statistic(t, j) < crit
     # power: the non-transposed layout's fan (in * k * k: a 3.3x narrower bound for the weight)
     # or a 1.25x wider bound for the bias is rejected

@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 
+from _ks import ks_statistic, ks_threshold  # noqa: E402
 from models import assert_bitwise, gpt2, resnet18  # noqa: E402
 
 from jaxinit import TorchGenerator, init, nn  # noqa: E402
@@ -27,20 +28,6 @@ def test_resnet18_constructor_init_is_torch_bitwise(seed, zero_init_residual):
     assert "kaiming_normal" in repr(jm.layer3[0].conv1.weight)
 
 
-# Two-sample KS at alpha = 1e-6: D > c * sqrt((n + m) / (n m)), c = sqrt(-ln(alpha / 2) / 2).
-# A correct implementation fails with probability 1e-6 per comparison (asymptotic); the keys
-# and seeds are fixed, so the outcome is deterministic. The power check shows it can fail.
-KS_C = math.sqrt(-math.log(1e-6 / 2) / 2)
-
-
-def ks_statistic(a, b):
-    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / a.size
-    fb = np.searchsorted(b, grid, side="right") / b.size
-    return float(np.max(np.abs(fa - fb)))
-
-
 def test_resnet18_jax_key_distributions_match_torch():
     torch.manual_seed(0)
     tsd = resnet18(tnn).state_dict()
@@ -50,7 +37,7 @@ def test_resnet18_jax_key_distributions_match_torch():
     # fc (not re-initialised): torch's Linear default U(+-1/sqrt(512))
     for name in ("conv1.weight", "layer3.0.conv1.weight", "fc.weight"):
         t, j = tsd[name].numpy(), np.asarray(jm.get(v, name))
-        crit = KS_C * math.sqrt((t.size + j.size) / (t.size * j.size))
+        crit = ks_threshold(t.size, j.size)
         assert ks_statistic(t, j) < crit, name
         # power: a spread 10% off (25% for conv1's 9408 values) is rejected
         assert ks_statistic(t, (1.25 if t.size < 10**4 else 1.1) * j) > crit, name

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _ks import ks_statistic, ks_threshold  # noqa: E402
 from _layers_helpers import (
     JAX,
     check_same,
@@ -118,29 +119,6 @@ def test_conv_default_init_is_torch_exact_with_torch_generator(cls, args, kwargs
     assert list(v) == list(t.state_dict())
     for k, x in t.state_dict().items():
         np.testing.assert_array_equal(np.asarray(v[k]), x.numpy())
-
-
-# ------------------------------------------------------------------------------------------
-# Default init distributions: KS two-sample tests against torch's own draws
-#
-# Two-sample KS at significance alpha rejects when D > c(alpha) * sqrt((n + m) / (n m)) with
-# c(alpha) = sqrt(-ln(alpha / 2) / 2). alpha = 1e-6 (c = 2.693): a correct implementation
-# fails with probability 1e-6 per comparison (asymptotic; n, m >= 4000). Keys/seeds are fixed,
-# so the outcome is deterministic; the power checks below show each test can fail.
-
-KS_C = math.sqrt(-math.log(1e-6 / 2) / 2)
-
-
-def ks_statistic(a, b):
-    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / a.size
-    fb = np.searchsorted(b, grid, side="right") / b.size
-    return np.max(np.abs(fa - fb))
-
-
-def ks_threshold(n, m):
-    return KS_C * math.sqrt((n + m) / (n * m))
 
 
 def pooled(make_torch, make_jax, name, layers):

@@ -4,7 +4,6 @@ the default init under a JAX key, and an LSTM tagger on padded variable-length b
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import jax
@@ -15,6 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 trnn = torch.nn.utils.rnn
+
+from _ks import ks_statistic, ks_threshold  # noqa: E402
 
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn.utils import rnn as jrnn  # noqa: E402
@@ -326,19 +327,6 @@ def test_torch_generator_init_is_bitwise(make):
     assert np.array_equal(gen.get_state(), torch.get_rng_state().numpy())
 
 
-# Two-sample KS at alpha = 1e-6 (false-failure rate 1e-6 per comparison; fixed seeds, so
-# deterministic): D > c * sqrt((n + m) / (n m)), c = sqrt(-ln(alpha / 2) / 2).
-KS_C = math.sqrt(-math.log(1e-6 / 2) / 2)
-
-
-def ks_statistic(a, b):
-    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / a.size
-    fb = np.searchsorted(b, grid, side="right") / b.size
-    return float(np.max(np.abs(fa - fb)))
-
-
 def test_jax_key_default_init_distribution_matches_torch():
     """Every parameter U(+-1/sqrt(hidden)): all of an LSTM's values pooled, ~26k each side."""
     torch.manual_seed(0)
@@ -347,7 +335,7 @@ def test_jax_key_default_init_distribution_matches_torch():
     j = np.concatenate(
         [np.asarray(a).ravel() for a in jm.state_dict(jm.init(jax.random.key(0))).values()]
     )
-    crit = KS_C * math.sqrt((t.size + j.size) / (t.size * j.size))
+    crit = ks_threshold(t.size, j.size)
     assert ks_statistic(t, j) < crit
     assert ks_statistic(t, 1.1 * j) > crit  # power: a bound 10% off is rejected
     assert np.abs(j).max() <= 1 / 6
