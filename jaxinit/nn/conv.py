@@ -14,37 +14,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from .functional import conv as Fc
 from .functional._utils import _ntuple
+from .functional.padding import pad as _pad
 from .linear import default_bias_init, default_weight_init
 from .module import Module
 from .parameter import Parameter
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
-# torch's F.pad modes -> jnp.pad modes, for every padding_mode but 'zeros'.
-_JNP_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
 def _pad_spatial(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> jax.Array:
-    """``padding_mode`` padding of the last ``len(pads)`` dims, with torch's limits: reflect
-    padding below the dim's size, circular padding at most the dim's size."""
-    n = len(pads)
-    for i in reversed(range(n)):  # torch checks the last dim first
-        dim = x.ndim - n + i
-        size = x.shape[dim]
-        lo, hi = pads[i]
-        if mode == "reflect" and (lo >= size or hi >= size):
-            raise RuntimeError(
-                f"Argument #{4 + 2 * (n - 1 - i)}: Padding size should be less than the "
-                f"corresponding input dimension, but got: padding ({lo}, {hi}) at dimension {dim} "
-                f"of input {list(x.shape)}"
-            )
-        if mode == "circular" and (lo > size or hi > size):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-    widths = ((0, 0),) * (x.ndim - n) + tuple(pads)
-    return jnp.pad(x, widths, mode=_JNP_PAD_MODE[mode])
+    """``padding_mode`` padding of the last ``len(pads)`` dims through ``F.pad``, as
+    torch's ``_conv_forward`` does (``_reversed_padding_repeated_twice``: last dim first)."""
+    reversed_pads = tuple(p for lo_hi in reversed(pads) for p in lo_hi)
+    return _pad(x, reversed_pads, mode=mode)
 
 
 class _ConvNd(Module):
