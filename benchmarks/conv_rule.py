@@ -1,9 +1,10 @@
 """Re-derive the CPU convolution rule of ``jaxinit/nn/functional/_conv_impl.py`` on this CPU.
 
 For every convolution shape of ResNet-18 (batch 8, 64x64 input), a small U-Net (batch 4,
-64x64, with 2x2 stride-2 transposed convolutions) and LeNet (batch 64, 32x32), it times the
-forward, the input gradient (dx) and the weight gradient (dw) in each formulation (``lax``,
-``im2col``, ``im2col_t``, ``slices``), jit-compiled, interleaved round-robin in one process,
+64x64, with 2x2 stride-2 transposed convolutions), LeNet (batch 64, 32x32) and a few convs
+with few output channels, it times the forward, the input gradient (dx) and the weight
+gradient (dw) in each formulation (``lax``, ``im2col``, ``im2col_t``, ``slices``,
+``toeplitz``), jit-compiled, interleaved round-robin in one process,
 median of ``--repeats`` calls. It prints, per shape and part, the times in ms, the fastest
 formulation, the one :func:`choose_plan` picks, and the picked time over lax's; then the
 whole-model sums (lax vs the rule). If the rule's pick is much slower than the fastest on your
@@ -62,6 +63,15 @@ SHAPES = {
         ("c1 3-6 5x5 @32", (64, 3, 32, 32), 6, 5, 1, 0, 1, 1, 1),
         ("c2 6-16 5x5 @14", (64, 6, 14, 14), 16, 5, 1, 0, 1, 1, 1),
     ],
+    # Few output channels, where im2col's matmul is thin (the toeplitz formulation's domain).
+    "few": [
+        ("mnist 1-6 5x5 p2 @28", (64, 1, 28, 28), 6, 5, 1, 2, 1, 1, 1),
+        ("gray 1-8 3x3 @64", (16, 1, 64, 64), 8, 3, 1, 1, 1, 1, 1),
+        ("rgb 3-4 3x3 @64", (16, 3, 64, 64), 4, 3, 1, 1, 1, 1, 1),
+        ("rgb 3-8 3x3/2 @64", (16, 3, 64, 64), 8, 3, 2, 1, 1, 1, 1),
+        ("8-8 3x3 @32", (16, 8, 32, 32), 8, 3, 1, 1, 1, 1, 1),
+        ("16-4 3x3 @32", (16, 16, 32, 32), 4, 3, 1, 1, 1, 1, 1),
+    ],
 }
 
 
@@ -99,7 +109,7 @@ def time_all(fns, args, repeats):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--only", default="resnet18,unet,lenet")
+    ap.add_argument("--only", default="resnet18,unet,lenet,few")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     names = list(FORMULATIONS)

@@ -8,7 +8,7 @@ import pytest
 from jax import lax
 
 from jaxinit.nn.functional import _conv_impl as ci
-from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec
+from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec, tile_width
 
 # (input shape, weight shape, strides, padding, lhs_dilation, rhs_dilation, groups): a covering
 # sweep, several features per case so that each case costs one compile.
@@ -22,6 +22,8 @@ CASES = [
      (1, 1, 1), 2),  # 3d grouped
     ((2, 2, 6, 6), (3, 2, 3, 3), (1, 1), ((-1, 1), (1, -1)), (1, 1), (1, 1), 1),  # cropping
     ((2, 8, 2, 2), (8, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),  # tiny spatial
+    # Few output channels, 5x5: the rule's toeplitz plan, 4 tiles of 4 columns, the last cut.
+    ((2, 3, 12, 14), (6, 3, 5, 5), (1, 1), ((1, 0), (2, 1)), (1, 1), (1, 1), 1),
 ]
 TOL = {jnp.float32: 2e-5, jnp.bfloat16: 5e-2}
 
@@ -79,8 +81,9 @@ def _entry(x, w, case):
 
 @pytest.mark.parametrize(("case", "forced"), [
     (CASES[3], None),  # the rule's own plan (1x1 strided: im2col_t for all three parts)
+    (CASES[8], None),  # the rule's own plan (few output channels: toeplitz, im2col, toeplitz)
     (CASES[2], ci.Plan("im2col", "slices", "im2col_t")),  # every other formulation once
-], ids=["rule", "forced"])
+], ids=["rule", "rule-toeplitz", "forced"])
 def test_entry_is_deterministic_and_jit_equals_eager(case, forced, monkeypatch):
     x, w, ct, spec = _data(case, jnp.float32)
     if forced is None:
@@ -96,6 +99,32 @@ def test_entry_is_deterministic_and_jit_equals_eager(case, forced, monkeypatch):
     for a, b, c in zip(eager, eager2, jitted):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_rule_picks_toeplitz_for_few_output_channels():
+    spec = ConvSpec.make(*CASES[8][:2], *CASES[8][2:])
+    assert ci.choose_plan(spec, jnp.float32) == ci.Plan("toeplitz", "im2col", "toeplitz")
+    gray = ConvSpec.make((64, 1, 28, 28), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), None, None, 1)
+    assert ci.choose_plan(gray, jnp.float32).fwd == "slices"
+    grouped = ConvSpec.make((2, 6, 12, 14), (6, 3, 5, 5), (1, 1), ((0, 0), (0, 0)), None, None, 2)
+    assert "toeplitz" not in ci.choose_plan(grouped, jnp.float32)  # measured ungrouped only
+
+
+def test_toeplitz_spreads_a_non_finite_input_only_within_its_tile():
+    """The documented difference: the band's zeros meet the whole window, so ``0 * inf`` can
+    turn up to ``B - 1`` more outputs of the same rows into nan; nothing else changes."""
+    x, w, _, spec = _data(CASES[8], jnp.float32)
+    x = x.at[0, 1, 6, 7].set(jnp.inf)
+    ref = lax.conv_general_dilated(x, w, **spec.lax_kwargs())
+    got = FORMULATIONS["toeplitz"](x, w, spec)
+    bad_ref, bad = ~np.isfinite(np.asarray(ref)), ~np.isfinite(np.asarray(got))
+    assert bad_ref.any() and (bad >= bad_ref).all()
+    np.testing.assert_allclose(np.asarray(got)[~bad], np.asarray(ref)[~bad], atol=2e-5)
+    b = tile_width(spec)
+    rows, cols = np.nonzero(bad_ref.any(axis=(0, 1)))
+    extra_rows, extra_cols = np.nonzero((bad & ~bad_ref).any(axis=(0, 1)))
+    assert set(extra_rows) <= set(rows)
+    assert extra_cols.min() >= cols.min() - (b - 1) and extra_cols.max() <= cols.max() + b - 1
 
 
 def test_off_switch_gives_lax_bits(monkeypatch):

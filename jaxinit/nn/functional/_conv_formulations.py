@@ -12,7 +12,16 @@ or weight gradient) is derived by ``jax.linear_transpose`` of the same formulati
   multiplied by the weight matrix, ``patches @ W`` -> ``(M, O)``;
 * ``im2col_t``: the same product transposed, ``W^T @ patches^T`` -> ``(O, M)``, which XLA's
   CPU dot runs faster when ``M`` is small and the contraction is long;
-* ``slices``: no patch matrix; the sum over kernel offsets of ``slice_k @ W_k``.
+* ``slices``: no patch matrix; the sum over kernel offsets of ``slice_k @ W_k``;
+* ``toeplitz``: im2col over the channels and every spatial axis but the last; along the last
+  axis the output is cut into tiles of ``B`` columns (:func:`tile_width`), and each tile is
+  the product of its input window (``(B - 1) * stride + (K - 1) * dilation + 1`` columns) with
+  a banded (Toeplitz) matrix built from the weight. This trades ``B``-fold fewer patch rows
+  for a wider, denser matmul: for few channels (an RGB input layer with 6 output channels,
+  ``patches @ W`` has 6 columns) it runs at matmul speed where the others do not. Non-finite
+  inputs: the band's zeros meet every column of the window, so an ``inf``/``nan`` input can
+  turn up to ``B - 1`` neighbouring outputs of its tile into ``nan`` where a direct
+  convolution keeps them finite (finite inputs: the same sums as lax, within rounding).
 
 Groups are a batch dimension of the ``dot_general``. Low-precision inputs (bf16, f16) are
 multiplied with a float32 accumulator (``preferred_element_type``) and rounded once at the end.
@@ -32,6 +41,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
@@ -164,9 +174,62 @@ def conv_slices(x, w, spec: ConvSpec):
     return _finish(_to_nc(acc, spec), x.dtype)
 
 
+def tile_width(spec: ConvSpec) -> int:
+    """``B``, output columns per tile in :func:`conv_toeplitz`: enough that the banded matrix
+    has about 24 columns (``O // G * B``), the width of a fast matmul panel, and no more than the
+    output is wide."""
+    og = spec.rhs_shape[0] // spec.groups
+    return max(1, min(spec.out_spatial[-1], -(-24 // og)))
+
+
+def conv_toeplitz(x, w, spec: ConvSpec):
+    g, n = spec.groups, spec.lhs_shape[0]
+    o, cg, *ko, kl = spec.rhs_shape
+    s_l, r_l, wo = spec.strides[-1], spec.rhs_dilation[-1], spec.out_spatial[-1]
+    b = tile_width(spec)
+    tiles = -(-wo // b)
+    window = (b - 1) * s_l + (kl - 1) * r_l + 1
+    # Pad (and dilate) as lax does, plus zeros on the right so that the last tile is whole.
+    cfg = [(0, 0, 0), (0, 0, 0)]
+    cfg += [(lo, hi, d - 1) for (lo, hi), d in zip(spec.padding, spec.lhs_dilation)]
+    padded = (x.shape[-1] - 1) * spec.lhs_dilation[-1] + 1 + sum(spec.padding[-1])
+    extra = max(0, (tiles - 1) * b * s_l + window - padded)
+    cfg[-1] = (cfg[-1][0], cfg[-1][1] + extra, cfg[-1][2])
+    if any(c != (0, 0, 0) for c in cfg):
+        x = lax.pad(x, jnp.zeros((), x.dtype), cfg)
+    x = jnp.moveaxis(x, 1, 0)  # channels first: the cuts stack into (C, cuts, N, *So, window)
+    cuts = []
+    for idx in itertools.product(*(range(k) for k in ko)):
+        start = [0, 0] + [i * d for i, d in zip(idx, spec.rhs_dilation[:-1])]
+        limit = [x.shape[0], n] + [
+            s0 + (size - 1) * st + 1
+            for s0, size, st in zip(start[2:], spec.out_spatial[:-1], spec.strides[:-1])
+        ]
+        for t in range(tiles):
+            cuts.append(lax.slice(x, [*start, t * b * s_l], [*limit, t * b * s_l + window],
+                                  (1, 1, *spec.strides[:-1], 1)))
+    so = spec.out_spatial[:-1]
+    cols = jnp.stack(cuts, axis=1).reshape(g, cg, len(cuts) // tiles, tiles, n, *so, window)
+    # The band: band[..., j, c] = w[..., k] where j == c * stride + k * dilation, else 0.
+    j, c = np.arange(window)[:, None], np.arange(b)[None, :]
+    k, rem = np.divmod(j - c * s_l, r_l)
+    inside = (rem == 0) & (k >= 0) & (k < kl)
+    band = jnp.where(inside, w[..., np.clip(k, 0, kl - 1)], jnp.zeros((), w.dtype))
+    band = band.reshape(g, o // g, cg, -1, window, b)  # (G, Og, Cg, Kk, window, B)
+    nd = len(so)
+    y = lax.dot_general(
+        cols, band, (((1, 2, 5 + nd), (2, 3, 4)), ((0,), (0,))),
+        preferred_element_type=_acc_type(x.dtype),
+    )  # (G, tiles, N, *So, Og, B)
+    y = jnp.moveaxis(y, (2, 0, 3 + nd), (0, 1, 2))  # (N, G, Og, tiles, *So, B)
+    y = jnp.moveaxis(y, 3, -2).reshape(n, o, *so, tiles * b)[..., :wo]
+    return _finish(y, x.dtype)
+
+
 FORMULATIONS: dict[str, Callable] = {
     "lax": conv_lax,
     "im2col": conv_im2col,
     "im2col_t": conv_im2col_t,
     "slices": conv_slices,
+    "toeplitz": conv_toeplitz,
 }

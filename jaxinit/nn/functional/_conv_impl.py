@@ -9,11 +9,13 @@ same convolution written as patches + matmul (im2col) runs at matmul speed.
 
 **What.** On the CPU backend, the forward, the input gradient and the weight gradient each use
 the formulation that :func:`choose_plan` names for the shape (``lax``, ``im2col``,
-``im2col_t``, ``slices``; see :mod:`._conv_formulations`); the gradients are the exact
-transposes of their formulation, put together in a ``jax.custom_vjp``. Every formulation
-agrees with lax within float32 rounding (the sums run in another order; tests/nn/
-test_conv_impl.py). The choice is static: made at trace time from shapes and dtype only, so
-the same inputs give the same bits, and eager equals jit.
+``im2col_t``, ``slices``, ``toeplitz``; see :mod:`._conv_formulations`); the gradients are the
+exact transposes of their formulation, put together in a ``jax.custom_vjp``. Every formulation
+agrees with lax within float32 rounding for finite inputs (the sums run in another order;
+tests/nn/test_conv_impl.py; ``toeplitz`` may turn a few more outputs next to an ``inf`` or
+``nan`` input into ``nan``, see :mod:`._conv_formulations`). The choice is static: made at
+trace time from shapes and dtype only, so the same inputs give the same bits, and eager equals
+jit.
 
 **Where.** The platform is that of the input when it is a concrete array, else (under a trace)
 ``jax.default_backend()``. On GPU/TPU, and whenever the plan is lax for all three parts, the
@@ -127,12 +129,21 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       matrices (LeNet's 3->6 5x5 on 64x32x32: 3.8M elements, 15 MB) lose to lax by 1.2-2x
       in isolation and by more inside the training step (the matrix is written and read once
       more for the weight gradient), so they stay on lax.
+    * 2-D, ungrouped, at most 8 output channels (im2col's matmul would be at most 8 columns
+      wide, which XLA's CPU dot runs slowly; lax's convolution is slow there too): forward
+      ``toeplitz`` for 2-4 input channels (LeNet's 3->6 5x5: 2.3x faster than lax; an RGB
+      3->4 or 3->8 3x3: 1.5-2x), ``slices`` for one input channel (a sum of outer products
+      that XLA fuses: 5-8x); weight gradient ``toeplitz`` for 5x5 and larger kernels (LeNet:
+      1.9x; for 3x3 kernels lax's weight gradient is the fastest).
     * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 6-16x slower);
       forward and input gradient stay lax (the patch forms would multiply inserted zeros).
 
     Dropped after whole-step measurement: weight gradient ``im2col`` for few output channels
     (LeNet's 3->6 conv: 1.8x *slower* in the jitted step than lax, though once faster in an
-    isolated, heavily loaded measurement).
+    isolated, heavily loaded measurement); an FFT formulation (fast for LeNet's first layer,
+    but its rounding error is relative to the whole image, not to each output, and one
+    non-finite pixel spreads to the whole image); a direct elementwise sum over the taps
+    (fast alone, but XLA fuses it into every consumer and recomputes it: 2.5x slower steps).
 
     ``dtype`` is accepted so the rule can depend on it; the measured rule does not.
     """
@@ -153,7 +164,13 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
     small_patches = m * taps * cg <= 2**20
     fwd = "im2col" if cg <= 4 and taps >= 9 and not strided and small_patches else "lax"
     dx = "im2col" if cg <= 16 else "lax"
-    return Plan(fwd, dx, "lax")
+    dw = "lax"
+    if len(spec.out_spatial) == 2 and spec.groups == 1 and spec.rhs_shape[0] <= 8:
+        if cg <= 4:
+            fwd = "slices" if cg == 1 else "toeplitz"
+        if taps >= 25:
+            dw = "toeplitz"
+    return Plan(fwd, dx, dw)
 
 
 def _transpose_x(name, x, w, dy, spec):
