@@ -24,11 +24,7 @@ import jax
 import numpy as np
 
 from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec
-from jaxinit.nn.functional._conv_impl import (
-    _transpose_w,
-    _transpose_x,
-    choose_plan,
-)
+from jaxinit.nn.functional._conv_impl import choose_plan
 
 # (name, input shape, out channels, kernel, stride, padding, lhs_dilation, groups, count)
 # count = how many times the model runs this shape per step.
@@ -82,6 +78,18 @@ def make(shape, o, k, s, p, ld, g):
     spec = ConvSpec.make(x.shape, w.shape, (s, s), ((p, p), (p, p)), (ld, ld), (1, 1), g)
     dy = rng.standard_normal((shape[0], o, *spec.out_spatial), np.float32)
     return jax.numpy.asarray(x), jax.numpy.asarray(w), jax.numpy.asarray(dy), spec
+
+
+def _transpose_x(name, x, w, dy, spec):
+    """The input gradient as the rule runs it: the transpose of ``name``'s formulation."""
+    f = FORMULATIONS[name]
+    return jax.linear_transpose(lambda x_: f(x_, w, spec), x)(dy)[0]
+
+
+def _transpose_w(name, x, w, dy, spec):
+    """The weight gradient as the rule runs it: the transpose of ``name``'s formulation."""
+    f = FORMULATIONS[name]
+    return jax.linear_transpose(lambda w_: f(x, w_, spec), w)(dy)[0]
 
 
 def parts(spec):

@@ -101,6 +101,38 @@ def test_entry_is_deterministic_and_jit_equals_eager(case, forced, monkeypatch):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
 
 
+@pytest.mark.parametrize("index", [3, 8], ids=["im2col_t", "toeplitz"])
+def test_forward_mode_and_hessians_run_through_the_rule(index):
+    """jax.jvp and jax.hessian work on the fast plans (their tangents are formulations too)."""
+    case = CASES[index]
+    x, w, _, spec = _data(case, jnp.float32)
+    assert ci.choose_plan(spec, x.dtype) != ci.LAX_PLAN
+
+    def ref(u, v):
+        return lax.conv_general_dilated(u, v, **spec.lax_kwargs())
+
+    tangents = (0.5 * x[::-1], 0.3 * w[::-1])
+    got = jax.jit(lambda: jax.jvp(lambda u, v: _entry(u, v, case), (x, w), tangents))()
+    want = jax.jit(lambda: jax.jvp(ref, (x, w), tangents))()
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), atol=2e-4, rtol=1e-4)
+    w1 = w[:, :, :2, :2]  # few weights: a small Hessian
+    small = (*case[:1], w1.shape, *case[2:])
+    small_spec = ConvSpec.make(x[:1].shape, w1.shape, *small[2:])
+    assert ci.choose_plan(small_spec, x.dtype) != ci.LAX_PLAN
+
+
+    def loss(v, entry):
+        y = entry(x[:1], v) if entry else lax.conv_general_dilated(
+            x[:1], v, **small_spec.lax_kwargs())
+        return jnp.sum(jnp.tanh(y) ** 2)
+
+    h = jax.jit(jax.hessian(lambda v: loss(v, lambda a, b: _entry(a, b, small))))(w1)
+    h_ref = jax.jit(jax.hessian(lambda v: loss(v, None)))(w1)
+    assert h.shape == (*w1.shape, *w1.shape)
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_ref), atol=2e-4, rtol=1e-3)
+
+
 def test_rule_picks_toeplitz_for_few_output_channels():
     spec = ConvSpec.make(*CASES[8][:2], *CASES[8][2:])
     assert ci.choose_plan(spec, jnp.float32) == ci.Plan("toeplitz", "im2col", "toeplitz")

@@ -10,7 +10,9 @@ same convolution written as patches + matmul (im2col) runs at matmul speed.
 **What.** On the CPU backend, the forward, the input gradient and the weight gradient each use
 the formulation that :func:`choose_plan` names for the shape (``lax``, ``im2col``,
 ``im2col_t``, ``slices``, ``toeplitz``; see :mod:`._conv_formulations`); the gradients are the
-exact transposes of their formulation, put together in a ``jax.custom_vjp``. Every formulation
+exact transposes of their formulation: a ``jax.custom_jvp`` whose tangent computes
+``dx * w`` and ``x * dw`` each in its part's formulation, which reverse mode transposes (and
+forward mode, ``jax.jvp`` or ``jax.hessian``, runs as it is). Every formulation
 agrees with lax within float32 rounding for finite inputs (the sums run in another order;
 tests/nn/test_conv_impl.py; ``toeplitz`` may turn a few more outputs next to an ``inf`` or
 ``nan`` input into ``nan``, see :mod:`._conv_formulations`). The choice is static: made at
@@ -40,6 +42,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 
 from ._conv_formulations import FORMULATIONS, ConvSpec
 
@@ -173,32 +176,30 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
     return Plan(fwd, dx, dw)
 
 
-def _transpose_x(name, x, w, dy, spec):
-    f = FORMULATIONS[name]
-    return jax.linear_transpose(lambda x_: f(x_, w, spec), x)(dy)[0]
-
-
-def _transpose_w(name, x, w, dy, spec):
-    f = FORMULATIONS[name]
-    return jax.linear_transpose(lambda w_: f(x, w_, spec), w)(dy)[0]
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def conv_with_plan(x: jax.Array, w: jax.Array, spec: ConvSpec, plan: Plan) -> jax.Array:
     """The convolution ``spec`` computed by ``plan``'s formulations (forward and gradients)."""
     return FORMULATIONS[plan.fwd](x, w, spec)
 
 
-def _fwd(x, w, spec, plan):
-    return conv_with_plan(x, w, spec, plan), (x, w)
-
-
-def _bwd(spec, plan, res, dy):
-    x, w = res
-    return _transpose_x(plan.dx, x, w, dy, spec), _transpose_w(plan.dw, x, w, dy, spec)
-
-
-conv_with_plan.defvjp(_fwd, _bwd)
+@functools.partial(conv_with_plan.defjvp, symbolic_zeros=True)
+def _jvp(spec, plan, primals, tangents):
+    """``d(x * w) = dx * w + x * dw``, each term in its part's formulation. Both terms are
+    linear in their tangent, so reverse mode transposes them: the input gradient is the
+    transpose of ``plan.dx``'s formulation, the weight gradient that of ``plan.dw``'s (the
+    rule's choice), and forward mode (``jax.jvp``, ``jax.hessian``) works too. A tangent that
+    is symbolically zero (a model's input, a frozen weight) costs nothing."""
+    x, w = primals
+    dx, dw = tangents
+    y = conv_with_plan(x, w, spec, plan)
+    terms = []
+    if not isinstance(dx, SymbolicZero):
+        terms.append(FORMULATIONS[plan.dx](dx, w, spec))
+    if not isinstance(dw, SymbolicZero):
+        terms.append(FORMULATIONS[plan.dw](x, dw, spec))
+    if not terms:
+        return y, SymbolicZero(jax.typeof(y).to_tangent_aval())
+    return y, terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
 def _platform(x) -> str:
