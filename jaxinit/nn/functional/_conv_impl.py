@@ -124,20 +124,25 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       gradient are as fast or faster; only the input gradient goes to ``im2col``.
     * 1x1 strided kernels (ResNet's downsample): a strided slice and one matmul ->
       ``im2col_t`` for all three parts (1.5-2x faster than lax).
-    * ``Cg <= 16`` (RGB input layers, LeNet's second conv): input gradient ``im2col`` (2-3x:
-      lax's transposed conv is slow for few channels). For a model's first layer that
-      gradient is not needed and XLA removes it.
+    * ``Cg <= 4`` (RGB input layers), or ``Cg <= 16`` with a 5x5 or larger kernel (LeNet's
+      second conv): input gradient ``im2col`` (2-5x: lax's transposed conv is slow for few
+      channels). With 8-16 channels and a 3x3 kernel lax is as fast or faster (1.05-1.6x in
+      three runs), so it stays. For a model's first layer that gradient is not needed and
+      XLA removes it.
     * ``Cg <= 4``, a kernel of 9+ taps, stride 1, and a patch matrix of at most 2**20
       elements (U-Net's 3->32 3x3 first conv): forward ``im2col`` (1.3-1.5x). Larger patch
       matrices (LeNet's 3->6 5x5 on 64x32x32: 3.8M elements, 15 MB) lose to lax by 1.2-2x
       in isolation and by more inside the training step (the matrix is written and read once
       more for the weight gradient), so they stay on lax.
-    * 2-D, ungrouped, at most 8 output channels (im2col's matmul would be at most 8 columns
-      wide, which XLA's CPU dot runs slowly; lax's convolution is slow there too): forward
-      ``toeplitz`` for 2-4 input channels (LeNet's 3->6 5x5: 2.3x faster than lax; an RGB
-      3->4 or 3->8 3x3: 1.5-2x), ``slices`` for one input channel (a sum of outer products
-      that XLA fuses: 5-8x); weight gradient ``toeplitz`` for 5x5 and larger kernels (LeNet:
-      1.9x; for 3x3 kernels lax's weight gradient is the fastest).
+    * 2-D, ungrouped, stride 1, at most 8 output channels and at most 4 input channels
+      (im2col's matmul would be at most 8 columns wide, which XLA's CPU dot runs slowly;
+      lax's convolution is slow there too): forward ``toeplitz`` for 2-4 input channels
+      (LeNet's 3->6 5x5: 2.2-3x faster than lax; an RGB 3->4 3x3: 2x), ``slices`` for one
+      input channel (a sum of outer products that XLA fuses: 5-8x); weight gradient
+      ``toeplitz`` for 2-4 input channels and 5x5 or larger kernels (LeNet: 1.9-2.1x; for 3x3
+      kernels, and for one input channel, lax's weight gradient is as fast or faster).
+      Strided convs stay on the rules above (an RGB 3->8 3x3 stride 2 forward: toeplitz
+      measured 0.7x and 1.15x of lax in two runs).
     * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 6-16x slower);
       forward and input gradient stay lax (the patch forms would multiply inserted zeros).
 
@@ -166,12 +171,12 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
         return Plan("lax", "im2col", "lax")
     small_patches = m * taps * cg <= 2**20
     fwd = "im2col" if cg <= 4 and taps >= 9 and not strided and small_patches else "lax"
-    dx = "im2col" if cg <= 16 else "lax"
+    dx = "im2col" if cg <= 4 or (cg <= 16 and taps >= 25) else "lax"
     dw = "lax"
-    if len(spec.out_spatial) == 2 and spec.groups == 1 and spec.rhs_shape[0] <= 8:
-        if cg <= 4:
-            fwd = "slices" if cg == 1 else "toeplitz"
-        if taps >= 25:
+    few_out = spec.rhs_shape[0] <= 8 and spec.groups == 1 and not strided
+    if few_out and len(spec.out_spatial) == 2 and cg <= 4:
+        fwd = "slices" if cg == 1 else "toeplitz"
+        if cg > 1 and taps >= 25:
             dw = "toeplitz"
     return Plan(fwd, dx, dw)
 
