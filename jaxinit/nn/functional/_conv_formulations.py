@@ -95,14 +95,20 @@ def _finish(y, dtype):
     return y if y.dtype == dtype else y.astype(dtype)
 
 
+def _pad(x: jax.Array, spec: ConvSpec, extra_last: int = 0) -> jax.Array:
+    """The channels-first input padded (and dilated by ``lhs_dilation``) as lax does, with
+    ``extra_last`` more zeros at the end of the last axis."""
+    cfg = [(0, 0, 0), (0, 0, 0)]
+    cfg += [(lo, hi, d - 1) for (lo, hi), d in zip(spec.padding, spec.lhs_dilation)]
+    cfg[-1] = (cfg[-1][0], cfg[-1][1] + extra_last, cfg[-1][2])
+    if all(c == (0, 0, 0) for c in cfg):
+        return x
+    return lax.pad(x, jnp.zeros((), x.dtype), cfg)
+
+
 def _offset_slices(x: jax.Array, spec: ConvSpec) -> list[jax.Array]:
     """Channels-last padded input cut at every kernel offset: each ``(N, *S_out, C)``."""
-    xl = jnp.moveaxis(x, 1, -1)
-    cfg = [(0, 0, 0)]
-    cfg += [(lo, hi, d - 1) for (lo, hi), d in zip(spec.padding, spec.lhs_dilation)]
-    cfg += [(0, 0, 0)]
-    if any(c != (0, 0, 0) for c in cfg):
-        xl = lax.pad(xl, jnp.zeros((), x.dtype), cfg)
+    xl = jnp.moveaxis(_pad(x, spec), 1, -1)
     out = []
     for idx in itertools.product(*(range(k) for k in spec.rhs_shape[2:])):
         start = [0] + [i * d for i, d in zip(idx, spec.rhs_dilation)] + [0]
@@ -189,15 +195,10 @@ def conv_toeplitz(x, w, spec: ConvSpec):
     b = tile_width(spec)
     tiles = -(-wo // b)
     window = (b - 1) * s_l + (kl - 1) * r_l + 1
-    # Pad (and dilate) as lax does, plus zeros on the right so that the last tile is whole.
-    cfg = [(0, 0, 0), (0, 0, 0)]
-    cfg += [(lo, hi, d - 1) for (lo, hi), d in zip(spec.padding, spec.lhs_dilation)]
+    # Zeros past the end of the last axis, so that the last tile is whole.
     padded = (x.shape[-1] - 1) * spec.lhs_dilation[-1] + 1 + sum(spec.padding[-1])
     extra = max(0, (tiles - 1) * b * s_l + window - padded)
-    cfg[-1] = (cfg[-1][0], cfg[-1][1] + extra, cfg[-1][2])
-    if any(c != (0, 0, 0) for c in cfg):
-        x = lax.pad(x, jnp.zeros((), x.dtype), cfg)
-    x = jnp.moveaxis(x, 1, 0)  # channels first: the cuts stack into (C, cuts, N, *So, window)
+    x = jnp.moveaxis(_pad(x, spec, extra), 1, 0)  # the cuts stack into (C, cuts, N, ...)
     cuts = []
     for idx in itertools.product(*(range(k) for k in ko)):
         start = [0, 0] + [i * d for i, d in zip(idx, spec.rhs_dilation[:-1])]
