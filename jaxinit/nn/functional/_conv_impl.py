@@ -125,11 +125,13 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       of lax in three runs; ``im2col`` there measured 0.69-1.26x).
     * 1x1 strided kernels (ResNet's downsample): a strided slice and one matmul ->
       ``im2col_t`` for all three parts (1.5-2x faster than lax).
-    * ``Cg <= 4`` (RGB input layers), or ``Cg <= 16`` with a 5x5 or larger kernel (LeNet's
-      second conv): input gradient ``im2col`` (2-5x: lax's transposed conv is slow for few
-      channels). With 8-16 channels and a 3x3 kernel lax is as fast or faster (1.05-1.6x in
-      three runs), so it stays. For a model's first layer that gradient is not needed and
-      XLA removes it.
+    * Kernels of more than 25 taps (7x7: ResNet's stem, a 4->8 7x7): lax for all three parts
+      (every patch form measured 1.15-2.6x slower).
+    * ``Cg <= 4`` (RGB input layers), or ``Cg <= 16`` with a 5x5 kernel (LeNet's second
+      conv), and more than one output channel: input gradient ``im2col`` (2-5x: lax's
+      transposed conv is slow for few channels). With 8-16 channels and a 3x3 kernel, or
+      one output channel, lax is as fast or faster (1.05-1.6x in three runs), so it stays.
+      For a model's first layer that gradient is not needed and XLA removes it.
     * ``Cg <= 4``, a kernel of 9+ taps, stride 1, and a patch matrix of at most 2**20
       elements (U-Net's 3->32 3x3 first conv): forward ``im2col`` (1.3-1.5x). Larger patch
       matrices (LeNet's 3->6 5x5 on 64x32x32: 3.8M elements, 15 MB) lose to lax by 1.2-2x
@@ -140,8 +142,9 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       lax's convolution is slow there too): forward ``toeplitz`` for 2-4 input channels
       (LeNet's 3->6 5x5: 2.2-3x faster than lax; an RGB 3->4 3x3: 2x), ``slices`` for one
       input channel (a sum of outer products that XLA fuses: 5-8x); weight gradient
-      ``toeplitz`` for 2-4 input channels and 5x5 or larger kernels (LeNet: 1.9-2.1x; for 3x3
-      kernels, and for one input channel, lax's weight gradient is as fast or faster).
+      ``toeplitz`` for 2-4 input channels, 6-8 output channels and a 5x5 kernel (LeNet:
+      1.9-2.5x; for 3x3 kernels, one input channel, or fewer outputs, which make the tiles
+      wide and the band mostly zeros, lax's weight gradient is as fast or faster).
       Strided convs stay on the rules above (an RGB 3->8 3x3 stride 2 forward: toeplitz
       measured 0.7x and 1.15x of lax in two runs).
     * ``lhs_dilation > 1`` (ConvTranspose): weight gradient ``slices`` (lax's is 6-16x slower);
@@ -170,14 +173,17 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
         return Plan("im2col_t", "im2col_t", "im2col_t")
     if m <= 128:
         return Plan("lax", "im2col_t", "lax")
+    out = spec.rhs_shape[0]
+    if taps > 25:  # 7x7 and larger kernels: every patch form measured slower than lax
+        return LAX_PLAN
     small_patches = m * taps * cg <= 2**20
     fwd = "im2col" if cg <= 4 and taps >= 9 and not strided and small_patches else "lax"
-    dx = "im2col" if cg <= 4 or (cg <= 16 and taps >= 25) else "lax"
+    dx = "im2col" if out > 1 and (cg <= 4 or (cg <= 16 and taps == 25)) else "lax"
     dw = "lax"
-    few_out = spec.rhs_shape[0] <= 8 and spec.groups == 1 and not strided
+    few_out = out <= 8 and spec.groups == 1 and not strided
     if few_out and len(spec.out_spatial) == 2 and cg <= 4:
         fwd = "slices" if cg == 1 else "toeplitz"
-        if cg > 1 and taps >= 25:
+        if cg > 1 and out >= 6 and spec.rhs_shape[2:] == (5, 5):
             dw = "toeplitz"
     return Plan(fwd, dx, dw)
 
