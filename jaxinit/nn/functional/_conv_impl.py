@@ -119,10 +119,13 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
 
     * ``M <= 128`` with a long contraction ``Cg * taps >= 2048`` (ResNet's layer3/4 3x3
       convs): XLA's conv is up to 80x slower than a matmul there (512 channels at 2x2) ->
-      forward ``im2col_t``, input gradient ``im2col_t``, weight gradient ``slices``. With a
-      shorter contraction (ResNet's 128->256 stride-2 conv at 8x8) lax's forward and weight
-      gradient are as fast or faster; only the input gradient goes to ``im2col_t`` (0.74-0.85x
-      of lax in three runs; ``im2col`` there measured 0.69-1.26x).
+      forward ``im2col_t``, input gradient ``im2col_t``, weight gradient ``slices`` for
+      ``M <= 64`` (512 channels at 2x2); above (256 channels at 4x4) the forward stays lax
+      (im2col_t measured 0.89-1.34x of it in four runs), the input gradient is ``im2col_t``
+      (0.94-0.97x) and the weight gradient ``im2col_t`` (0.68-0.72x; slices 1.06-1.11x).
+      With a shorter contraction (ResNet's 128->256 stride-2 conv at 8x8, all parts under
+      1.5 ms) no formulation was faster than lax in every run (im2col_t's input gradient:
+      0.74x to 1.54x), so lax.
     * 1x1 strided kernels (ResNet's downsample): a strided slice and one matmul ->
       ``im2col_t`` for all three parts (1.5-2x faster than lax).
     * Kernels of more than 25 taps (7x7: ResNet's stem, a 4->8 7x7): lax for all three parts
@@ -168,11 +171,13 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
     if transposed:
         return Plan("lax", "lax", "slices")
     if m <= 128 and cg * taps >= 2048:
-        return Plan("im2col_t", "im2col_t", "slices")
+        if m <= 64:
+            return Plan("im2col_t", "im2col_t", "slices")
+        return Plan("lax", "im2col_t", "im2col_t")
     if taps == 1 and strided:
         return Plan("im2col_t", "im2col_t", "im2col_t")
     if m <= 128:
-        return Plan("lax", "im2col_t", "lax")
+        return LAX_PLAN
     out = spec.rhs_shape[0]
     if taps > 25:  # 7x7 and larger kernels: every patch form measured slower than lax
         return LAX_PLAN
