@@ -28,7 +28,8 @@ import jax.numpy as jnp
 from .. import init
 from .functional import normalization as F
 from .module import Module
-from .parameter import Buffer, Parameter
+from .normalization import register_affine
+from .parameter import Buffer
 
 
 class _NormBase(Module):
@@ -58,15 +59,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         shape = (num_features,)
-        if affine:
-            self.weight = Parameter(shape, init.ones, dtype)
-            if bias:
-                self.bias = Parameter(shape, init.zeros, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, shape, affine, bias, dtype)
         if track_running_stats:
             self.running_mean = Buffer(shape, init.zeros, dtype)
             self.running_var = Buffer(shape, init.ones, dtype)

@@ -15,6 +15,21 @@ from .module import Module
 from .parameter import Parameter
 
 
+def register_affine(module: Module, shape: tuple, affine: bool, bias: bool, dtype: Any) -> None:
+    """torch's affine parameters of a norm layer: ``weight`` (ones) and ``bias`` (zeros) of
+    ``shape``, or registered as ``None`` (``affine=False``, or ``bias=False`` for the bias), so
+    that the names exist as in torch's ``state_dict`` and ``named_parameters``."""
+    if affine:
+        module.weight = Parameter(shape, init.ones, dtype)
+        if bias:
+            module.bias = Parameter(shape, init.zeros, dtype)
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class LayerNorm(Module):
     """Normalises over the trailing ``normalized_shape`` dims of each sample:
     ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance.
@@ -47,15 +62,7 @@ class LayerNorm(Module):
         self.normalized_shape = normalized_shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(normalized_shape, init.ones, dtype)
-            if bias:
-                self.bias = Parameter(normalized_shape, init.zeros, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, normalized_shape, elementwise_affine, bias, dtype)
 
     def forward(self, input: jax.Array) -> jax.Array:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -101,15 +108,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter((num_channels,), init.ones, dtype)
-            if bias:
-                self.bias = Parameter((num_channels,), init.zeros, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, (num_channels,), affine, bias, dtype)
 
     def forward(self, input: jax.Array) -> jax.Array:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
