@@ -27,10 +27,9 @@ import warnings
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from ..optimizer import Optimizer, OptimizerState, _is_numeric, _scalar_tree
+from ..optimizer import Optimizer, OptimizerState, _is_numeric
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being "
@@ -46,11 +45,19 @@ _INTERNAL = frozenset({"optimizer", "_param_groups", "_index", "_init_host"})
 
 
 # -- float64 <-> uint32 words: exact through jax.jit without x64 ---------------------------
-def _f64_bits(value: Any) -> jax.Array:
+def _f32(value: Any) -> Any:
+    """A hyper-parameter as the optimizer state holds it (float32; tuples elementwise), on
+    the host: the caller moves a whole tree to the device in one ``jax.device_put``."""
+    if isinstance(value, tuple):
+        return tuple(np.asarray(v, np.float32) for v in value)
+    return np.asarray(value, np.float32)
+
+
+def _f64_bits(value: Any) -> np.ndarray:
     """A float (shape ``(2,)``) or a list of floats (shape ``(n, 2)``) as float64 bits."""
     arr = np.asarray(value, np.float64)
     words = np.ascontiguousarray(arr.reshape(-1)).view(np.uint32).reshape(arr.shape + (2,))
-    return jnp.asarray(words, jnp.uint32)
+    return words
 
 
 def _f64_value(bits: Any) -> float | list[float]:
@@ -176,12 +183,12 @@ class LRScheduler:
         this scheduler's state after construction."""
         view = _construction_view(self.optimizer)
         groups = tuple(
-            {**g, **{k: _scalar_tree(v) for k, v in host.items()}}
+            {**g, **jax.device_put({k: _f32(v) for k, v in host.items()})}
             for g, host in zip(param_groups, view)
         )
         state = self._encode(self._init_host)
         state["_lr64"] = _f64_bits([g["lr"] for g in view])
-        return groups, state
+        return groups, jax.device_put(state)
 
     def _initial_step(self) -> None:
         """torch's ``_initial_step``: the construction step, in initial mode."""
@@ -193,8 +200,9 @@ class LRScheduler:
             self._is_initial = False
 
     # -- state encoding -------------------------------------------------------------------
-    def _encode(self, host: dict[str, Any]) -> dict[str, jax.Array]:
-        out = {k: jnp.asarray(host[k], jnp.int32) for k in self._state_ints}
+    def _encode(self, host: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The state as stored (on the host; put on the device by the caller)."""
+        out = {k: np.asarray(host[k], np.int32) for k in self._state_ints}
         out.update({k: _f64_bits(host[k]) for k in self._state_floats})
         return out
 
@@ -278,7 +286,7 @@ class LRScheduler:
             slots[member._index] = member._encode(member._host_state())
         for i, slot in enumerate(slots):
             slots[i] = {**slot, "_lr64": lr64}
-        return opt_state._replace(schedulers=tuple(slots))
+        return opt_state._replace(schedulers=tuple(_to_device(slots)))
 
     # -- torch's host-side logic ----------------------------------------------------------
     def _torch_state_dict(self) -> dict[str, Any]:
@@ -350,11 +358,23 @@ class _Session:
             return
         groups = []
         for old, new, group in zip(self.before, self.view, self.opt_state.param_groups):
-            changed = {k: _scalar_tree(v) for k, v in new.items() if v != old[k]}
+            changed = {k: _f32(v) for k, v in new.items() if v != old[k]}
             groups.append({**group, **changed} if changed else group)
         slots = list(self.opt_state.schedulers)
         for member in self.members:
             slots[member._index] = member._encode(member._host_state())
         lr64 = _f64_bits([group["lr"] for group in self.view])
         slots = [{**slot, "_lr64": lr64} for slot in slots]
-        self.result = self.opt_state._replace(param_groups=tuple(groups), schedulers=tuple(slots))
+        new_groups, new_slots = _to_device((tuple(groups), tuple(slots)))
+        self.result = self.opt_state._replace(param_groups=new_groups, schedulers=new_slots)
+
+
+def _to_device(new: Any) -> Any:
+    """``new`` with its host (numpy) leaves moved to the device in one transfer; leaves
+    already on the device stay as they are."""
+    leaves, treedef = jax.tree_util.tree_flatten(new)
+    host = [i for i, leaf in enumerate(leaves) if isinstance(leaf, np.ndarray)]
+    moved = jax.device_put([leaves[i] for i in host])
+    for i, leaf in zip(host, moved):
+        leaves[i] = leaf
+    return treedef.unflatten(leaves)
