@@ -126,6 +126,10 @@ class CyclicLR(LRScheduler):
         return gamma**x
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``base_lr + (max_lr - base_lr) * scale_factor * scale_fn(cycle or iteration)``,
+        where ``scale_factor`` rises 0 -> 1 over ``step_size_up`` and falls back; sets the group's
+        momentum (or ``betas[0]``) inversely."""
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
         if x <= self.step_ratio:
@@ -201,6 +205,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``."""
         return [
             self.eta_min
             + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
@@ -340,6 +346,10 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        the current phase's annealing (cos or linear) from its start
+        to its end lr at ``pct`` of the phase; sets the group's momentum (or ``betas[0]``)
+        likewise."""
         lrs = []
         step_num = self.last_epoch
         if step_num > self.total_steps:

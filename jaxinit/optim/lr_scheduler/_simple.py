@@ -66,6 +66,8 @@ class LambdaLR(_LambdaStateDict, LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``base_lr * lr_lambda(last_epoch)`` per group."""
         return [
             base_lr * lmbda(self.last_epoch)
             for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
@@ -94,6 +96,8 @@ class MultiplicativeLR(_LambdaStateDict, LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * lr_lambda(last_epoch)`` per group (unchanged at construction)."""
         if self._is_initial:
             return self._lrs()
         return [
@@ -119,6 +123,8 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * gamma`` when ``last_epoch`` is a positive multiple of ``step_size``, else ``lr``."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._lrs()
         return [group["lr"] * self.gamma for group in self._param_groups]
@@ -150,6 +156,8 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * gamma ** count`` at a milestone listed ``count`` times, else ``lr``."""
         if self.last_epoch not in self.milestones:
             return self._lrs()
         return [
@@ -188,6 +196,8 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * factor`` at epoch 0, ``lr / factor`` at ``total_iters``, else ``lr``."""
         if self.last_epoch == 0:
             return [group["lr"] * self.factor for group in self._param_groups]
         if self.last_epoch != self.total_iters:
@@ -231,6 +241,9 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * (1 + d / (total_iters * start + (epoch - 1) * d))`` with ``d = end - start`` up to
+        ``total_iters`` (``lr * start_factor`` at epoch 0), then ``lr``."""
         if self.last_epoch == 0:
             return [group["lr"] * self.start_factor for group in self._param_groups]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -268,6 +281,8 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * gamma`` (unchanged at construction)."""
         if self._is_initial:
             return self._lrs()
         return [group["lr"] * self.gamma for group in self._param_groups]
@@ -297,6 +312,9 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        ``lr * ((1 - epoch / total_iters) / (1 - (epoch - 1) / total_iters)) ** power``
+        up to ``total_iters``, then ``lr``."""
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._lrs()
         decay_factor = (
@@ -330,6 +348,9 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next learning rates (host, float64):
+        torch's recursive cosine step,
+        ``eta_min + (lr - eta_min) * (1 + cos(pi t / T_max)) / (1 + cos(pi (t - 1) / T_max))``."""
         if self._is_initial:
             return self._lrs()
         if self._step_count == 1 and self.last_epoch > 0:
