@@ -143,3 +143,19 @@ def test_failed_construction_registers_nothing():
     with pytest.raises(ValueError):
         sched.ConstantLR(optimizer, factor=2.0)
     assert optimizer.init(PARAMS).schedulers == ()
+
+
+def test_replicated_state_stays_replicated():
+    """New values take the sharding of the values they replace (a state replicated over a
+    mesh stays replicated, so a jitted step sees the same input shardings)."""
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("d",))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    optimizer = sgd(momentum=0.9)
+    scheduler = sched.OneCycleLR(optimizer, max_lr=0.5, total_steps=10)
+    opt_state = jax.device_put(optimizer.init(PARAMS), replicated)
+    before = scheduler.get_last_lr(opt_state)
+    opt_state = scheduler.step(opt_state)
+    assert scheduler.get_last_lr(opt_state) != before
+    assert len(jax.devices()) > 1
+    for leaf in jax.tree_util.tree_leaves((opt_state.param_groups, opt_state.schedulers)):
+        assert leaf.sharding == replicated

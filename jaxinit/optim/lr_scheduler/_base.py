@@ -286,7 +286,7 @@ class LRScheduler:
             slots[member._index] = member._encode(member._host_state())
         for i, slot in enumerate(slots):
             slots[i] = {**slot, "_lr64": lr64}
-        return opt_state._replace(schedulers=tuple(_to_device(slots)))
+        return opt_state._replace(schedulers=tuple(_to_device(slots, list(opt_state.schedulers))))
 
     # -- torch's host-side logic ----------------------------------------------------------
     def _torch_state_dict(self) -> dict[str, Any]:
@@ -365,16 +365,26 @@ class _Session:
             slots[member._index] = member._encode(member._host_state())
         lr64 = _f64_bits([group["lr"] for group in self.view])
         slots = [{**slot, "_lr64": lr64} for slot in slots]
-        new_groups, new_slots = _to_device((tuple(groups), tuple(slots)))
+        new_groups, new_slots = _to_device(
+            (tuple(groups), tuple(slots)),
+            (self.opt_state.param_groups, self.opt_state.schedulers),
+        )
         self.result = self.opt_state._replace(param_groups=new_groups, schedulers=new_slots)
 
 
-def _to_device(new: Any) -> Any:
-    """``new`` with its host (numpy) leaves moved to the device in one transfer; leaves
-    already on the device stay as they are."""
+def _to_device(new: Any, like: Any) -> Any:
+    """``new`` with its host (numpy) leaves moved to the device, each with the sharding of the
+    leaf it replaces in ``like`` (same tree structure), so a state replicated over a mesh
+    stays so and a jitted step sees the same input shardings; one transfer per call."""
     leaves, treedef = jax.tree_util.tree_flatten(new)
+    old = jax.tree_util.tree_leaves(like)
+    if len(old) != len(leaves):
+        old = [None] * len(leaves)
     host = [i for i, leaf in enumerate(leaves) if isinstance(leaf, np.ndarray)]
-    moved = jax.device_put([leaves[i] for i in host])
-    for i, leaf in zip(host, moved):
+    placed = [i for i in host if isinstance(old[i], jax.Array)]
+    loose = [i for i in host if not isinstance(old[i], jax.Array)]
+    moved = jax.device_put([leaves[i] for i in placed], [old[i].sharding for i in placed])
+    moved += jax.device_put([leaves[i] for i in loose])
+    for i, leaf in zip(placed + loose, moved):
         leaves[i] = leaf
     return treedef.unflatten(leaves)
