@@ -45,6 +45,9 @@ def optimizers(kind: str = "sgd", momentum: float = 0.9):
     tp = [torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)]
     tgroups = [{"params": [tp[0]]}, {"params": [tp[1]], "lr": LRS[1]}]
     jgroups = [{"params": ["a"]}, {"params": ["b"], "lr": LRS[1]}]
+    if kind == "resume":  # groups that carry an 'initial_lr' (schedulers built with last_epoch)
+        for groups in (tgroups, jgroups):
+            groups[0]["initial_lr"], groups[1]["initial_lr"] = 0.08, 0.02
     if kind == "betas":
         return torch.optim.Adam(tgroups, lr=LRS[0]), BetaOptimizer(jgroups, lr=LRS[0])
     return (
@@ -222,22 +225,51 @@ def test_cycle_momentum_betas_path(name):
     run(make, steps, kind="betas")
 
 
-def test_independent_schedulers_chain_as_torch():
-    """Two schedulers stepped one after the other each step (torch's manual chaining)."""
+COMPOUND = {  # torch's test_compound_* pairs: two schedulers stepped one after the other
+    "StepLR+ExponentialLR": lambda m, o: (m.StepLR(o, 3), m.ExponentialLR(o, 0.9)),
+    "ExponentialLR+MultiStepLR": lambda m, o: (
+        m.ExponentialLR(o, 0.9),
+        m.MultiStepLR(o, [3, 6, 9], gamma=0.5),
+    ),
+    "CosineAnnealingLR+ExponentialLR": lambda m, o: (
+        m.CosineAnnealingLR(o, T_max=5, eta_min=1e-3),
+        m.ExponentialLR(o, 0.9),
+    ),
+    "LinearLR+CosineAnnealingLR": lambda m, o: (
+        m.LinearLR(o, 0.2, total_iters=4),
+        m.CosineAnnealingLR(o, T_max=6),
+    ),
+    "PolynomialLR+ConstantLR": lambda m, o: (m.PolynomialLR(o, 6, 2.0), m.ConstantLR(o, 0.5, 3)),
+}
 
-    def make(m, o):
-        return (m.ExponentialLR(o, 0.9), m.MultiStepLR(o, [3, 6, 9], gamma=0.5))
 
+@pytest.mark.parametrize("name", list(COMPOUND))
+def test_compound_schedulers_chain_as_torch(name):
     topt, jopt = optimizers()
-    (t1, t2), (j1, j2) = make(theirs, topt), make(ours, jopt)
+    tscheds, jscheds = COMPOUND[name](theirs, topt), COMPOUND[name](ours, jopt)
     state = jopt.init(PARAMS)
-    for k in range(20):
-        assert j1.get_last_lr(state) == t1.get_last_lr()
-        assert j2.get_last_lr(state) == t2.get_last_lr()
+    for k in range(25):
+        for t, j in zip(tscheds, jscheds):
+            assert j.get_last_lr(state) == t.get_last_lr(), k
         assert_same_groups(topt, jopt, state, k)
         topt.step()
-        t1.step(), t2.step()
-        state = j2.step(j1.step(state))
+        for t, j in zip(tscheds, jscheds):
+            t.step()
+            state = j.step(state)
+
+
+RESUMED = {
+    "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, T_max=10, last_epoch=3),
+    "StepLR": lambda m, o: m.StepLR(o, step_size=3, last_epoch=4),
+    "LinearLR": lambda m, o: m.LinearLR(o, 0.5, total_iters=6, last_epoch=2),
+    "WarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, 4, T_mult=2, last_epoch=5),
+}
+
+
+@pytest.mark.parametrize("name", list(RESUMED))
+def test_built_with_last_epoch_matches_torch(name):
+    """Built with ``last_epoch >= 0`` on groups that carry an ``initial_lr``."""
+    run(RESUMED[name], 25, kind="resume")
 
 
 CLOSED_FORM = {
