@@ -514,8 +514,8 @@ def test_schedulers_of_another_optimizer_are_refused():
 # -- a ResNet-style run: SGD with Nesterov momentum and weight decay, MultiStepLR per step --
 TRAIN_STEPS = 20
 # Both sides compute in float32 but sum convolutions in different orders; measured over the
-# 20 steps (torch seed 0), the worst differences were: loss 1.2e-7 relative, parameters
-# 6.0e-8 absolute. The bounds are ~40x those. (A scheduler slip shows first, and exactly, in
+# 20 steps (torch seed 0), the worst differences were: loss 1.8e-7 relative, parameters
+# 1.2e-7 absolute. The bounds are ~25x those. (A scheduler slip shows first, and exactly, in
 # the lr sequences, which must be equal.)
 TRAIN_LOSS_RTOL = 5e-6
 TRAIN_PARAM_ATOL = 3e-6
@@ -529,14 +529,11 @@ class TorchResNetish(torch.nn.Module):
         self.bn = tnn.BatchNorm2d(8)
         self.conv1 = tnn.Conv2d(8, 8, 3, padding=1, bias=False)
         self.bn1 = tnn.BatchNorm2d(8)
-        self.conv2 = tnn.Conv2d(8, 8, 3, padding=1, bias=False)
-        self.bn2 = tnn.BatchNorm2d(8)
         self.fc = tnn.Linear(8, 10)
 
     def forward(self, x):
         x = torch.relu(self.bn(self.conv(x)))
-        out = torch.relu(self.bn1(self.conv1(x)))
-        x = torch.relu(self.bn2(self.conv2(out)) + x)
+        x = torch.relu(self.bn1(self.conv1(x)) + x)  # a residual block
         return self.fc(x.mean((2, 3)))
 
 
@@ -547,14 +544,11 @@ class ResNetish(nn.Module):
         self.bn = nn.BatchNorm2d(8)
         self.conv1 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
         self.fc = nn.Linear(8, 10)
 
     def forward(self, x):
         x = jax.nn.relu(self.bn(self.conv(x)))
-        out = jax.nn.relu(self.bn1(self.conv1(x)))
-        x = jax.nn.relu(self.bn2(self.conv2(out)) + x)
+        x = jax.nn.relu(self.bn1(self.conv1(x)) + x)  # a residual block
         return self.fc(x.mean((2, 3)))
 
 
@@ -569,9 +563,11 @@ def _groups(named):
 
 @pytest.fixture(scope="module")
 def resnet_runs():
+    # 4 batches, 5 epochs; labels a model with global pooling can learn (from channel means)
     rng = np.random.default_rng(0)
-    xs = rng.normal(0.3, 1.5, size=(TRAIN_STEPS, 8, 3, 8, 8)).astype(np.float32)
-    ys = np.argmax(xs.reshape(TRAIN_STEPS, 8, -1) @ rng.normal(size=(192, 10)), -1)
+    xs = rng.normal(0.3, 1.5, size=(4, 8, 3, 8, 8)).astype(np.float32)
+    ys = np.argmax(xs.mean((3, 4)) @ rng.normal(size=(3, 10)), -1)
+    xs, ys = np.tile(xs, (TRAIN_STEPS // 4, 1, 1, 1, 1)), np.tile(ys, (TRAIN_STEPS // 4, 1))
     torch.manual_seed(0)
     tmodel = TorchResNetish()
     net = ResNetish()
@@ -580,6 +576,8 @@ def resnet_runs():
     topt = torch.optim.SGD(_groups(tmodel.named_parameters()), lr=0.1, momentum=0.9, nesterov=True)
     tsched = theirs.MultiStepLR(topt, milestones=[6, 12, 16], gamma=0.2)
     tlosses, tlrs = [], []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threads only contend on a shared machine
     for x, y in zip(xs, ys):
         topt.zero_grad()
         loss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), torch.from_numpy(y))
@@ -588,6 +586,7 @@ def resnet_runs():
         tsched.step()
         tlosses.append(loss.item())
         tlrs.append(tsched.get_last_lr())
+    torch.set_num_threads(threads)
 
     params, buffers = net.split(variables)
     optimizer = SGD(_groups(net.named_parameters()), lr=0.1, momentum=0.9, nesterov=True)
@@ -618,7 +617,8 @@ def resnet_runs():
             jlrs.append(scheduler.get_last_lr(opt_state))
     return dict(
         tlosses=np.array(tlosses), jlosses=np.array(jlosses), tlrs=tlrs, jlrs=jlrs,
-        tmodel=tmodel, sd=net.state_dict(net.merge(params, buffers)), compiles=len(compiles),
+        tmodel=tmodel, sd=net.state_dict(net.merge(params, buffers)), traces=len(compiles),
+        compiles=train_step._cache_size(),
     )  # fmt: skip
 
 
@@ -626,8 +626,8 @@ def test_resnet_style_training_matches_torch(resnet_runs):
     r = resnet_runs
     assert r["jlrs"] == r["tlrs"]
     assert len({tuple(lrs) for lrs in r["tlrs"]}) == 4  # three decays happened
-    assert r["compiles"] == 1
-    assert r["tlosses"][-1] < r["tlosses"][0] - 0.1  # it learns
+    assert r["traces"] == 1 and r["compiles"] == 1  # traced once, compiled once
+    assert r["tlosses"][-1] < r["tlosses"][0] - 0.5  # it learns (2.20 -> 1.32)
     np.testing.assert_allclose(r["jlosses"], r["tlosses"], rtol=TRAIN_LOSS_RTOL)
     for name, p in r["tmodel"].named_parameters():
         np.testing.assert_allclose(

@@ -373,16 +373,17 @@ class _Session:
 
 
 def _to_device(new: Any, like: Any) -> Any:
-    """``new`` with its host (numpy) leaves moved to the device, each with the sharding of the
-    leaf it replaces in ``like`` (same tree structure), so a state replicated over a mesh
-    stays so and a jitted step sees the same input shardings; one transfer per call."""
+    """``new`` with its host (numpy) leaves moved to the device as the leaves they replace in
+    ``like`` (same tree structure) are placed: committed with the same sharding (a state
+    replicated over a mesh stays so), or uncommitted on the default device. A jitted step
+    keys its compilations on both, so it sees the same inputs and never compiles again."""
     leaves, treedef = jax.tree_util.tree_flatten(new)
     old = jax.tree_util.tree_leaves(like)
     if len(old) != len(leaves):
         old = [None] * len(leaves)
     host = [i for i, leaf in enumerate(leaves) if isinstance(leaf, np.ndarray)]
-    placed = [i for i in host if isinstance(old[i], jax.Array)]
-    loose = [i for i in host if not isinstance(old[i], jax.Array)]
+    placed = [i for i in host if isinstance(old[i], jax.Array) and old[i].committed]
+    loose = [i for i in host if i not in set(placed)]
     moved = jax.device_put([leaves[i] for i in placed], [old[i].sharding for i in placed])
     moved += jax.device_put([leaves[i] for i in loose])
     for i, leaf in zip(placed + loose, moved):
