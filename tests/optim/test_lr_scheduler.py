@@ -11,6 +11,7 @@ import numpy as np
 import optax
 import pytest
 
+import jaxinit
 from jaxinit.optim import SGD
 from jaxinit.optim import lr_scheduler as sched
 from jaxinit.optim.lr_scheduler._base import _f64_bits, _f64_value
@@ -161,3 +162,18 @@ def test_replicated_state_stays_replicated():
     assert len(jax.devices()) > 1
     for leaf in jax.tree_util.tree_leaves((opt_state.param_groups, opt_state.schedulers)):
         assert leaf.sharding == replicated
+
+
+def test_checkpoint_round_trip_resumes_exactly(path):
+    """An optimizer state saved with jaxinit.save mid-schedule resumes bit for bit."""
+    optimizer = sgd(momentum=0.9)
+    scheduler = sched.CosineAnnealingWarmRestarts(optimizer, T_0=3, T_mult=2, eta_min=1e-4)
+    opt_state = optimizer.init(PARAMS)
+    for _ in range(4):
+        opt_state = scheduler.step(opt_state)
+    jaxinit.save(opt_state, path)
+    restored = jaxinit.load(path, like=opt_state)
+    for _ in range(6):
+        opt_state, restored = scheduler.step(opt_state), scheduler.step(restored)
+        assert scheduler.get_last_lr(restored) == scheduler.get_last_lr(opt_state)
+    assert scheduler.state_dict(restored) == scheduler.state_dict(opt_state)
