@@ -633,3 +633,36 @@ def test_resnet_style_training_matches_torch(resnet_runs):
         np.testing.assert_allclose(
             np.asarray(r["sd"][name]), p.detach().numpy(), rtol=0, atol=TRAIN_PARAM_ATOL
         )
+
+
+class PlainOptimizer(Optimizer):
+    """An optimizer with neither ``momentum`` nor ``betas`` (torch's Adagrad has neither)."""
+
+    def __init__(self, params, lr=1e-2):
+        super().__init__(params, dict(lr=lr))
+
+    def _init_param(self, param, group):
+        return {}
+
+    def _update_param(self, grad, param, state, group, count):
+        return -group["lr"] * grad, state
+
+
+@pytest.mark.parametrize("cls", ["CyclicLR", "OneCycleLR"])
+def test_cycle_momentum_needs_momentum_or_betas_as_torch(cls):
+    topt = torch.optim.Adagrad([torch.zeros(2, requires_grad=True)], lr=0.1)
+    jopt = PlainOptimizer([{"params": ["a"]}], lr=0.1)
+    args = (0.01, 0.1) if cls == "CyclicLR" else (0.1, 10)
+    with pytest.raises(ValueError) as expected:
+        getattr(theirs, cls)(topt, *args)
+    with pytest.raises(ValueError) as got:
+        getattr(ours, cls)(jopt, *args)
+    assert str(got.value) == str(expected.value)
+    ours_sched = getattr(ours, cls)(jopt, *args, cycle_momentum=False)  # fine without
+    state = jopt.init({"a": jnp.zeros(2, jnp.float32)})
+    tsched = getattr(theirs, cls)(topt, *args, cycle_momentum=False)
+    for _ in range(5):
+        topt.step()
+        tsched.step()
+        state = ours_sched.step(state)
+        assert ours_sched.get_last_lr(state) == tsched.get_last_lr()
