@@ -540,3 +540,36 @@ def test_schedulers_of_another_optimizer_are_refused():
         ours.SequentialLR(jopt, [ours.StepLR(jopt, 2), ours.StepLR(other, 2)], [3])
     with pytest.raises(ValueError, match="same optimizer"):
         ours.ChainedScheduler([ours.StepLR(jopt, 2), ours.StepLR(other, 2)])
+
+
+class Decay:
+    """A callable object as lr_lambda: torch saves its ``__dict__`` in the state_dict."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, epoch):
+        return self.rate**epoch
+
+
+def test_lambda_objects_state_dict_as_torch():
+    topt, jopt = optimizers()
+    tsched = theirs.LambdaLR(topt, [Decay(0.9), Decay(0.7)])
+    jsched = ours.LambdaLR(jopt, [Decay(0.9), Decay(0.7)])
+    state = jopt.init(PARAMS)
+    for _ in range(4):
+        topt.step()
+        tsched.step()
+        state = jsched.step(state)
+    assert jsched.state_dict(state)["lr_lambdas"] == [{"rate": 0.9}, {"rate": 0.7}]
+    _equal_sd(jsched.state_dict(state), tsched.state_dict())
+    sd = tsched.state_dict()
+    sd["lr_lambdas"] = [{"rate": 0.5}, {"rate": 0.8}]
+    tsched.load_state_dict(sd)
+    state = jsched.load_state_dict(state, sd)
+    assert [fn.rate for fn in jsched.lr_lambdas] == [0.5, 0.8]
+    for _ in range(4):
+        topt.step()
+        tsched.step()
+        state = jsched.step(state)
+        assert jsched.get_last_lr(state) == tsched.get_last_lr()
