@@ -573,3 +573,22 @@ def test_lambda_objects_state_dict_as_torch():
         tsched.step()
         state = jsched.step(state)
         assert jsched.get_last_lr(state) == tsched.get_last_lr()
+
+
+@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingLR", "ExponentialLR", "LinearLR"])
+def test_fractional_epoch_then_plain_steps_match_torch(name):
+    """A fractional ``epoch`` is kept as torch keeps it (``last_epoch`` a float), and the
+    plain steps after it continue from there."""
+    fractions = {0: 0.5, 3: 2.5, 6: 7.25}
+
+    def stepper(tsched, jsched, state, k):
+        if k in fractions:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tsched.step(fractions[k])
+                return jsched.step(state, fractions[k])
+        tsched.step()
+        return jsched.step(state)
+
+    tsched, jsched, state, _ = run(CLOSED_FORM[name], 12, stepper=stepper)
+    _equal_sd(jsched.state_dict(state), tsched.state_dict())

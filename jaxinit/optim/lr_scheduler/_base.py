@@ -128,8 +128,11 @@ class LRScheduler:
         scheduler.get_last_lr(opt_state)  # [0.0001...]
     """
 
-    _state_ints: tuple[str, ...] = ("last_epoch", "_step_count")
+    # What lives in the optimizer state: int32 counters; float64 values (bits); and numbers
+    # that are ints unless a fractional ``epoch`` was given (float64 bits, integral -> int).
+    _state_ints: tuple[str, ...] = ("_step_count",)
     _state_floats: tuple[str, ...] = ("_last_lr",)
+    _state_numbers: tuple[str, ...] = ("last_epoch",)
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
 
@@ -176,7 +179,8 @@ class LRScheduler:
             member._init_host = member._host_state()
 
     def _host_state(self) -> dict[str, Any]:
-        return {k: copy.copy(getattr(self, k)) for k in self._state_ints + self._state_floats}
+        keys = self._state_ints + self._state_floats + self._state_numbers
+        return {k: copy.copy(getattr(self, k)) for k in keys}
 
     def _init(self, param_groups: tuple[dict[str, Any], ...]) -> tuple[tuple, dict[str, Any]]:
         """Called by ``optimizer.init``: torch's construction-time group values (float32) and
@@ -203,7 +207,7 @@ class LRScheduler:
     def _encode(self, host: dict[str, Any]) -> dict[str, np.ndarray]:
         """The state as stored (on the host; put on the device by the caller)."""
         out = {k: np.asarray(host[k], np.int32) for k in self._state_ints}
-        out.update({k: _f64_bits(host[k]) for k in self._state_floats})
+        out.update({k: _f64_bits(host[k]) for k in self._state_floats + self._state_numbers})
         return out
 
     def _restore(self, host: dict[str, Any]) -> None:
@@ -215,6 +219,9 @@ class LRScheduler:
             setattr(self, k, int(slot[k]))
         for k in self._state_floats:
             setattr(self, k, _f64_value(slot[k]))
+        for k in self._state_numbers:
+            value = _f64_value(slot[k])
+            setattr(self, k, int(value) if float(value).is_integer() else value)
 
     def _slot(self, opt_state: OptimizerState) -> dict[str, Any]:
         schedulers = opt_state.schedulers

@@ -70,7 +70,7 @@ class SequentialLR(_Composite):
         scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
     """
 
-    _state_ints = ("last_epoch",)
+    _state_ints = ()
     _state_floats = ("_last_lr",)
 
     def __init__(
@@ -141,6 +141,7 @@ class ChainedScheduler(_Composite):
 
     _state_ints = ()
     _state_floats = ("_last_lr",)
+    _state_numbers = ()
 
     def __init__(
         self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None

@@ -179,7 +179,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     """
 
     _state_ints = LRScheduler._state_ints + ("T_i",)
-    _state_floats = LRScheduler._state_floats + ("T_cur",)
+    _state_numbers = LRScheduler._state_numbers + ("T_cur",)
 
     def __init__(
         self,

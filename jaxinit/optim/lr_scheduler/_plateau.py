@@ -33,7 +33,7 @@ class ReduceLROnPlateau(LRScheduler):
             opt_state = scheduler.step(opt_state, validate(params))
     """
 
-    _state_ints = ("last_epoch", "cooldown_counter", "num_bad_epochs")
+    _state_ints = ("cooldown_counter", "num_bad_epochs")
     _state_floats = ("_last_lr", "best")
 
     def __init__(
