@@ -12,9 +12,11 @@ its own state. ``optimizer.init(params)`` copies both into the optimizer state. 
    the state, else the float32 value itself (someone changed it by hand);
 2. torch's recursive ``get_lr`` (or closed form when ``epoch`` is given) runs in float64 on
    those values and on the scheduler's state, decoded from ``opt_state.schedulers[index]``;
-3. the new values go back into the state as float32 scalars (same shapes and dtypes: a jitted
-   update step never recompiles) and the scheduler's state is encoded back (integers as int32,
-   floats as their float64 bits in two uint32 words, so they survive ``jax.jit`` exactly).
+3. the new values go back into the state as float32 scalars (same shapes, dtypes and
+   placement as the values they replace: a jitted update step never recompiles), and the
+   scheduler's state is encoded back (counters as int32, floats -- and ``last_epoch``, a
+   float when torch's is -- as their float64 bits in two uint32 words, so they survive
+   ``jax.jit`` exactly).
 
 The Python attributes of a scheduler (``last_epoch``, ``_last_lr``, ...) are scratch space for
 a step in progress; the truth is the optimizer state.
