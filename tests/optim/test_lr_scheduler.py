@@ -16,6 +16,9 @@ from jaxinit.optim import SGD
 from jaxinit.optim import lr_scheduler as sched
 from jaxinit.optim.lr_scheduler._base import _f64_bits, _f64_value
 
+# Most tests step schedules without optimizer updates (torch's order warning is expected).
+pytestmark = pytest.mark.filterwarnings("ignore:Detected call of")
+
 PARAMS = {"a": jnp.ones(3, jnp.float32), "b": jnp.ones(2, jnp.float32)}
 GRADS = {"a": jnp.full(3, 0.5, jnp.float32), "b": jnp.full(2, 2.0, jnp.float32)}
 

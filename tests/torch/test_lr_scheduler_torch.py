@@ -20,6 +20,10 @@ from torch.optim import lr_scheduler as theirs  # noqa: E402
 from jaxinit.optim import SGD, Optimizer  # noqa: E402
 from jaxinit.optim import lr_scheduler as ours  # noqa: E402
 
+# Sequences are compared without optimizer updates on our side: its "step() before
+# optimizer.step()" warning is checked once, in test_step_before_update_warns_as_torch.
+pytestmark = pytest.mark.filterwarnings("ignore:Detected call of")
+
 LRS = (0.05, 0.01)
 PARAMS = {"a": jnp.zeros(2, jnp.float32), "b": jnp.zeros(3, jnp.float32)}
 CTOR_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
@@ -592,3 +596,24 @@ def test_fractional_epoch_then_plain_steps_match_torch(name):
 
     tsched, jsched, state, _ = run(CLOSED_FORM[name], 12, stepper=stepper)
     _equal_sd(jsched.state_dict(state), tsched.state_dict())
+
+
+def test_step_before_update_warns_as_torch():
+    topt, jopt = optimizers()
+    tsched, jsched = theirs.StepLR(topt, 2), ours.StepLR(jopt, 2)
+    state = jopt.init(PARAMS)
+    with pytest.warns(UserWarning) as expected:
+        tsched.step()
+    with pytest.warns(UserWarning) as got:
+        jsched.step(state)
+    assert str(got[0].message).startswith(str(expected[0].message))
+    assert got[0].filename == __file__  # points at the caller
+
+    _, jopt = optimizers()
+    jsched = ours.StepLR(jopt, 2)
+    state = jopt.init(PARAMS)
+    grads = {k: jnp.ones_like(v) for k, v in PARAMS.items()}
+    _, state = jopt.update(grads, state, PARAMS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        state = jsched.step(jsched.step(state))  # after an update: no warning

@@ -43,7 +43,16 @@ EPOCH_DEPRECATION_WARNING = (
 )
 
 # Attributes of ours that are not torch's (never in a state_dict).
-_INTERNAL = frozenset({"optimizer", "_param_groups", "_index", "_init_host"})
+_INTERNAL = frozenset({"optimizer", "_param_groups", "_index", "_init_host", "_optimizer_stepped"})
+
+STEP_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
+    "later, you should call them in the opposite order: `optimizer.step()` before "
+    "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
+    "value of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate (here: the first "
+    "scheduler.step(opt_state) came before any optimizer.update on that state)"
+)
 
 
 # -- float64 <-> uint32 words: exact through jax.jit without x64 ---------------------------
@@ -309,6 +318,8 @@ class LRScheduler:
         raise NotImplementedError
 
     def _step(self, epoch: int | float | None = None) -> None:
+        if self._step_count == 1 and not getattr(self, "_optimizer_stepped", True):
+            warnings.warn(STEP_ORDER_WARNING, UserWarning, stacklevel=3)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
@@ -342,7 +353,9 @@ class _Session:
         self.scheduler = scheduler
         self.opt_state = opt_state
         slot = scheduler._slot(opt_state)
-        groups, slots = jax.device_get((opt_state.param_groups, opt_state.schedulers))
+        groups, slots, count = jax.device_get(
+            (opt_state.param_groups, opt_state.schedulers, opt_state.count)
+        )
         lr64 = _f64_value(slot["_lr64"])
         reference = _construction_view(scheduler.optimizer)
         self.before = []
@@ -358,6 +371,7 @@ class _Session:
         for member in self.members:
             member._load_host(slots[member._index])
             member._param_groups = self.view
+            member._optimizer_stepped = int(count) > 0  # torch's optimizer._opt_called
 
     def __enter__(self) -> _Session:
         return self
