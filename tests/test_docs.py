@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = ["coming-from-pytorch.md", "coming-from-flax-equinox.md"]
+PAGES = ["coming-from-pytorch.md", "coming-from-flax-equinox.md", "training-schedulers.md"]
 
 # A fence opening at the start of a line: ```python or ```python no-run; the block runs to the
 # next closing ``` at the start of a line.
