@@ -132,3 +132,69 @@ def test_optimizer_matches_torch(name, kwargs, data):
     params, _ = jax_steps(step, params, optimizer.init(params), data)
     excess, where = max_excess(torch_net, params, RTOL, ATOL)
     assert excess <= 0, f"{where} departs from torch by {excess:.3g} beyond the tolerance"
+
+
+ERRORS = [
+    ("SGD", {"lr": -1.0}),
+    ("SGD", {"lr": 0.1, "momentum": -1.0}),
+    ("SGD", {"lr": 0.1, "weight_decay": -1.0}),
+    ("SGD", {"lr": 0.1, "nesterov": True}),
+    ("Adam", {"betas": (1.0, 0.9)}),
+    ("AdamW", {"betas": (0.9, 1.0)}),
+    ("Adam", {"eps": -1.0}),
+    ("RMSprop", {"alpha": -1.0}),
+    ("RMSprop", {"momentum": -1.0}),
+    ("Adagrad", {"lr_decay": -1.0}),
+    ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adadelta", {"rho": 1.5}),
+    ("Adamax", {"weight_decay": -1.0}),
+    ("NAdam", {"momentum_decay": -1.0}),
+    ("RAdam", {"eps": -1.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ERRORS)
+def test_constructor_errors_are_torchs(name, kwargs):
+    torch_net = torch_model()
+    net, _ = jax_model(torch_net)
+    with pytest.raises(ValueError) as want:
+        getattr(torch.optim, name)(torch_net.parameters(), **kwargs)
+    with pytest.raises(ValueError) as got:
+        getattr(jo, name)(net.parameters(), **kwargs)
+    assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_param_groups_have_torchs_keys_and_defaults(name):
+    torch_net = torch_model()
+    net, _ = jax_model(torch_net)
+    kwargs = {"lr": 0.1} if name == "SGD" else {}
+    (want,) = getattr(torch.optim, name)(torch_net.named_parameters(), **kwargs).param_groups
+    (got,) = getattr(jo, name)(net.named_parameters(), **kwargs).param_groups
+    assert set(got) == set(want)
+    for key in set(want) - {"params"}:
+        assert got[key] == want[key], key
+
+
+def test_compare_training_names_the_departure_and_why(data):
+    """torch's SGD without dampening against a port built with dampening 0.5: the options
+    differ, the first step agrees (the buffer starts as the gradient), the second departs in
+    the momentum buffer."""
+    torch_net = torch_model()
+    net, params = jax_model(torch_net)
+    from jaxinit.testing import compare_training
+
+    report = compare_training(
+        torch_net,
+        torch.optim.SGD(torch_net.parameters(), lr=0.1, momentum=0.9),
+        net,
+        jo.SGD(net.parameters(), lr=0.1, momentum=0.9, dampening=0.5),
+        data[:3],
+        loss="mse_loss",
+    )
+    assert not report.ok
+    assert report.hparams == ["group 0: dampening torch 0, jaxinit 0.5"]
+    assert report.steps[0].ok and not report.steps[1].ok
+    assert report.first_departure.param == "0.weight"
+    assert "state 'momentum_buffer' departs" in report.first_departure.reason
+    assert "first departure: step 1" in str(report)
