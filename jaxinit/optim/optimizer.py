@@ -179,6 +179,9 @@ class Optimizer(optax.GradientTransformationExtraArgs):
                 seen[name] = index
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+            for key, value in group.items():  # betas=[0.9, 0.95] is a tuple option too
+                if key != "params" and isinstance(value, list) and _is_numeric(tuple(value)):
+                    group[key] = tuple(value)
             self._check(group)
             self._groups.append(group)
 

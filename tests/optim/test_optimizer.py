@@ -218,3 +218,10 @@ def test_loaded_options_replace_the_built_ones(model):
     sd["param_groups"][0]["lr"] = 0.5
     state = opt.load_state_dict(params, sd)
     assert float(state.param_groups[0]["lr"]) == 0.5
+
+
+def test_betas_given_as_a_list_live_in_the_state(model):
+    net, params = model
+    opt = jo.Adam([{"params": net.parameters(), "betas": [0.8, 0.9]}])
+    beta1, beta2 = opt.init(params).param_groups[0]["betas"]
+    assert float(beta1) == np.float32(0.8) and float(beta2) == np.float32(0.9)
