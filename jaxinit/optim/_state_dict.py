@@ -25,9 +25,15 @@ if TYPE_CHECKING:
 _KERNEL_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 
 
-def _python(value: Any) -> Any:
+def _python(value: Any, built: Any = None) -> Any:
+    """A state scalar as a Python float: the option as built (torch's exact value, e.g.
+    0.001) while the float32 state still holds it, else the float32 value."""
     if isinstance(value, tuple):
-        return tuple(_python(v) for v in value)
+        built = built if isinstance(built, tuple) else (None,) * len(value)
+        return tuple(_python(v, b) for v, b in zip(value, built))
+    if isinstance(built, (int, float)) and not isinstance(built, bool):
+        if np.float32(built) == np.asarray(value):
+            return built
     return float(np.asarray(value))
 
 
@@ -48,7 +54,9 @@ def to_state_dict(opt: Optimizer, opt_state: OptimizerState, *, as_torch: bool) 
     index = 0
     for group, hyper, group_state in zip(opt._groups, opt_state.param_groups, opt_state.state):
         packed = {k: v for k, v in group.items() if k != "params"}
-        packed.update({k: _python(v) for k, v in hyper.items()})
+        # a scheduler's 'initial_lr' is the lr as built, in torch
+        built = {**group, "initial_lr": group.get("lr")}
+        packed.update({k: _python(v, built.get(k)) for k, v in hyper.items()})
         names = [n for n, _ in group["params"]]
         packed["params"] = list(range(index, index + len(names)))
         packed["param_names"] = names

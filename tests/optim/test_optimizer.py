@@ -225,3 +225,15 @@ def test_betas_given_as_a_list_live_in_the_state(model):
     opt = jo.Adam([{"params": net.parameters(), "betas": [0.8, 0.9]}])
     beta1, beta2 = opt.init(params).param_groups[0]["betas"]
     assert float(beta1) == np.float32(0.8) and float(beta2) == np.float32(0.9)
+
+
+def test_state_dict_gives_the_options_as_built(model):
+    """0.001 comes back as 0.001 (torch's value), not as its float32 rounding; a value the
+    state changed comes back as the state holds it."""
+    net, params = model
+    opt = jo.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.95))
+    state = opt.init(params)
+    group = opt.state_dict(state)["param_groups"][0]
+    assert group["lr"] == 1e-3 and group["betas"] == (0.9, 0.95)
+    changed = state._replace(param_groups=({**state.param_groups[0], "lr": jnp.float32(0.5)},))
+    assert opt.state_dict(changed)["param_groups"][0]["lr"] == 0.5
