@@ -10,9 +10,11 @@ parameter (the same math; jaxinit follows torch's operation order and keeps its
 hyper-parameters in the state). Each contender is compiled and warmed up once; then
 ``--repeats`` rounds time ``--steps`` steps of each, interleaved (the order alternates each
 round). The table gives the median ms/step and the median over rounds of the same-round
-ratio jaxinit / optax (robust to load drift). A second row per model times the optimizer
-alone (``update`` + ``apply_updates`` on fixed gradients, jitted): on a loaded machine the
-forward/backward pass's noise swamps the optimizer's share of a full step.
+ratio jaxinit / optax (robust to load drift), for wall time and for the process's CPU time
+(all threads; less sensitive to other processes on a shared machine). A second row per
+model times the optimizer alone (``update`` + ``apply_updates`` on fixed gradients,
+jitted): on a loaded machine the forward/backward pass's noise swamps the optimizer's share
+of a full step.
 Run: ``python benchmarks/bench_optim.py [--steps 30] [--repeats 11]``.
 """
 
@@ -95,7 +97,7 @@ def main() -> None:
     )
     print(
         f"{'model':20s} {'optax ms':>9s} {'jaxinit ms':>11s} {'ratio (median)':>15s} "
-        f"{'ratio range':>14s}"
+        f"{'ratio range':>14s} {'CPU ratio':>10s}"
     )
     cases = [(n, m, False) for n, m in models().items()]
     cases += [(n, m, True) for n, m in models().items()]
@@ -116,18 +118,21 @@ def main() -> None:
             run(step, params, state, x, y, 3)  # compile and warm up
             runs[key] = (step, state)
         times: dict[str, list[float]] = {k: [] for k in contenders}
+        cpu: dict[str, list[float]] = {k: [] for k in contenders}
         for r in range(args.repeats):
             order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
             for key in order:
                 step, state = runs[key]
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 run(step, params, state, x, y, args.steps)
                 times[key].append((time.perf_counter() - t0) / args.steps * 1e3)
+                cpu[key].append((time.process_time() - c0) / args.steps * 1e3)
         ratios = [j / o for j, o in zip(times["jaxinit"], times["optax"])]
+        cpu_ratios = [j / o for j, o in zip(cpu["jaxinit"], cpu["optax"])]
         print(
             f"{name:20s} {statistics.median(times['optax']):9.3f} "
             f"{statistics.median(times['jaxinit']):11.3f} {statistics.median(ratios):15.3f} "
-            f"{min(ratios):6.3f}-{max(ratios):.3f}"
+            f"{min(ratios):6.3f}-{max(ratios):.3f} {statistics.median(cpu_ratios):10.3f}"
         )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .optimizer import Optimizer, OptimizerState
 
 # options that pick torch's kernels, not the math: never compared on load
-_KERNEL_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
+KERNEL_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 
 
 def _python(value: Any, built: Any = None) -> Any:
@@ -109,7 +109,7 @@ def from_state_dict(opt: Optimizer, params: Any, state_dict: dict[str, Any]) -> 
         _check_options(opt, gi, saved, group)
         new_hyper = dict(hyper)
         for key, value in saved.items():
-            if key in ("params", "param_names") or key in _KERNEL_FLAGS:
+            if key in ("params", "param_names") or key in KERNEL_FLAGS:
                 continue
             if key in hyper or (key not in group and _numeric(value)):
                 new_hyper[key] = _as_scalars(value)
@@ -172,7 +172,7 @@ def _check_options(opt: Optimizer, index: int, saved: dict[str, Any], group: dic
     """Options that fix the update's form (amsgrad, nesterov, maximize, ...) are part of the
     compiled step here: a checkpoint that sets them otherwise needs an optimizer built so."""
     for key, value in group.items():
-        if key in ("params",) or key in _KERNEL_FLAGS or key not in saved:
+        if key in ("params",) or key in KERNEL_FLAGS or key not in saved:
             continue
         if isinstance(value, bool) and bool(saved[key]) != value:
             raise ValueError(

@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..optim._state_dict import KERNEL_FLAGS
 from .training_report import StepRow, TrainingReport
 
-# options that pick torch's kernels, not the update
-_KERNEL = {"params", "param_names", "foreach", "fused", "capturable", "differentiable"}
+# not compared: the parameter lists, and the options that pick torch's kernels, not the update
+_KERNEL = {"params", "param_names"} | KERNEL_FLAGS
 
 
 def _losses(loss: Any) -> tuple[Callable, Callable]:
