@@ -94,9 +94,9 @@ def test_chains_with_optax_transforms(model):
     opt = jo.Adam(net.parameters(), lr=0.1)
     chained = optax.chain(optax.clip_by_global_norm(1.0), opt)
     grads = _grads(params, 3.0)
-    updates, _ = chained.update(grads, chained.init(params), params)
-    clipped, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())
-    expected, _ = opt.update(clipped, opt.init(params), params)
+    updates, _ = jax.jit(chained.update)(grads, chained.init(params), params)
+    clipped, _ = jax.jit(optax.clip_by_global_norm(1.0).update)(grads, optax.EmptyState())
+    expected, _ = jax.jit(opt.update)(clipped, opt.init(params), params)
     for a, b in zip(jax.tree.leaves(updates), jax.tree.leaves(expected), strict=True):
         np.testing.assert_array_equal(a, b)
 
