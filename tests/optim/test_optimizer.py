@@ -237,3 +237,32 @@ def test_state_dict_gives_the_options_as_built(model):
     assert group["lr"] == 1e-3 and group["betas"] == (0.9, 0.95)
     changed = state._replace(param_groups=({**state.param_groups[0], "lr": jnp.float32(0.5)},))
     assert opt.state_dict(changed)["param_groups"][0]["lr"] == 0.5
+
+
+def test_bfloat16_parameters_keep_their_dtype(model):
+    """Every optimizer steps bfloat16 parameters under strict dtype promotion: options are
+    cast to the parameter's dtype as torch casts Python scalars; state keeps the dtype too."""
+    net, params = model
+    params = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
+    opts = [
+        jo.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+        jo.Adam(net.parameters(), amsgrad=True, weight_decay=0.1),
+        jo.AdamW(net.parameters()),
+        jo.RMSprop(net.parameters(), centered=True, momentum=0.1),
+        jo.Adagrad(net.parameters(), lr_decay=0.1),
+        jo.Adadelta(net.parameters()),
+        jo.Adamax(net.parameters()),
+        jo.NAdam(net.parameters(), decoupled_weight_decay=True, weight_decay=0.1),
+        jo.RAdam(net.parameters()),
+    ]
+
+    @jax.jit
+    def step(params, states):
+        grads = _grads(params, 0.5)
+        return [opt.update(grads, s, params) for opt, s in zip(opts, states, strict=True)]
+
+    for updates, state in step(params, [opt.init(params) for opt in opts]):
+        assert {leaf.dtype for leaf in jax.tree.leaves(updates)} == {jnp.dtype(jnp.bfloat16)}
+        # per-element state in the parameter's dtype; scalars (step, mu_product) float32
+        for v in (v for d in state.state for e in d.values() for v in e.values()):
+            assert v.dtype == (jnp.float32 if v.ndim == 0 else jnp.bfloat16)
