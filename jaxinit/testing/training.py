@@ -88,6 +88,8 @@ def compare_training(
     batch, and report per step the first parameter (torch's ``named_parameters`` order) whose
     value departs -- elementwise ``|a - b| <= atol + rtol * |b|`` fails -- with the reason
     where it can tell: an optimizer state entry that departs with it, a group's learning rate.
+    A step whose parameters agree but whose optimizer state (momentum buffer, moments)
+    already departs fails too, naming the entry (it moves the parameters a step later).
     Before training, each group's options are compared (keys torch has, kernel flags aside).
 
     ``loss``: a ``torch.nn.functional`` / ``jaxinit.nn.functional`` name (``'mse_loss'``,
@@ -161,6 +163,10 @@ def compare_training(
                 )
                 row = StepRow(index, row.torch_loss, row.jaxinit_loss, name, max_abs, reason)
                 break
+        if row.ok:  # parameters agree: does the optimizer state already part ways?
+            drift = _state_drift(torch_optimizer, named, opt_state, group_of, rtol, atol)
+            if drift is not None:
+                row = StepRow(index, row.torch_loss, row.jaxinit_loss, state=drift)
         rows.append(row)
     return TrainingReport(
         type(optimizer).__name__, hparams, rows, rtol, atol, net.merge(params, buffers), opt_state
@@ -197,6 +203,33 @@ def _jitted_step(net: Any, optimizer: Any, jax_loss: Callable, train: bool) -> C
     return step
 
 
+def _state_entries(torch_optimizer, p, opt_state, group, name, rtol, atol) -> list[str]:
+    """The optimizer state entries of one parameter that depart (or exist on one side)."""
+    out = []
+    j_state = opt_state.state[group].get(name, {})
+    for key, t in torch_optimizer.state.get(p, {}).items():
+        if t is None or not hasattr(t, "detach"):
+            continue
+        if key not in j_state:
+            out.append(f"state {key!r} exists only in torch")
+            continue
+        ok, max_abs = _close(np.asarray(j_state[key]), t.detach().numpy(), rtol, atol)
+        if not ok:
+            out.append(f"state {key!r} departs by {max_abs:.3g}")
+    return out
+
+
+def _state_drift(torch_optimizer, named, opt_state, group_of, rtol, atol) -> str | None:
+    """The first parameter (torch's order) whose optimizer state departs, described."""
+    for name, p in named:
+        if group_of.get(name) is None:
+            continue
+        found = _state_entries(torch_optimizer, p, opt_state, group_of[name], name, rtol, atol)
+        if found:
+            return f"{name}: {found[0]}"
+    return None
+
+
 def _reason(torch_optimizer, p, opt_state, group, name, rtol, atol) -> str | None:
     """What departed with parameter ``name``: its group's lr, an optimizer state entry."""
     if group is None:
@@ -212,15 +245,5 @@ def _reason(torch_optimizer, p, opt_state, group, name, rtol, atol) -> str | Non
                 t, j = float(t_group[key]), float(hyper[key])
                 if np.float32(t) != np.float32(j):
                     reasons.append(f"group {group} {key}: torch {t:g}, jaxinit {j:g}")
-    t_state = torch_optimizer.state.get(p, {})
-    j_state = opt_state.state[group].get(name, {})
-    for key, t in t_state.items():
-        if t is None or not hasattr(t, "detach"):
-            continue
-        if key not in j_state:
-            reasons.append(f"state {key!r} exists only in torch")
-            continue
-        ok, max_abs = _close(np.asarray(j_state[key]), t.detach().numpy(), rtol, atol)
-        if not ok:
-            reasons.append(f"state {key!r} departs by {max_abs:.3g}")
+    reasons += _state_entries(torch_optimizer, p, opt_state, group, name, rtol, atol)
     return "; ".join(reasons) or None

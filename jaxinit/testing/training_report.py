@@ -12,7 +12,9 @@ class StepRow:
     """One training step on both sides. ``param`` is the first parameter (in torch's
     ``named_parameters`` order) whose value departs after the step, ``None`` when all agree;
     ``max_abs`` its largest elementwise difference; ``reason`` what departed with it (an
-    optimizer state entry, a learning rate), when the comparison can tell."""
+    optimizer state entry, a learning rate), when the comparison can tell. ``state``: when
+    the parameters agree but an optimizer state entry already departs, which
+    (``'fc.weight: state 'exp_avg' departs by 3e-05'``)."""
 
     step: int
     torch_loss: float
@@ -20,10 +22,11 @@ class StepRow:
     param: str | None = None
     max_abs: float = 0.0
     reason: str | None = None
+    state: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.param is None
+        return self.param is None and self.state is None
 
     def describe(self) -> str:
         """``'step 3: loss 0.512 / 0.512; fc.weight departs by 2.1e-03 (state exp_avg ...)'``."""
@@ -32,6 +35,8 @@ class StepRow:
         )
         if self.ok:
             return head + "; parameters agree"
+        if self.param is None:
+            return f"{head}; parameters agree, optimizer state departs ({self.state})"
         why = f" ({self.reason})" if self.reason else ""
         return f"{head}; {self.param} departs by {self.max_abs:.3g}{why}"
 

@@ -198,3 +198,24 @@ def test_compare_training_names_the_departure_and_why(data):
     assert report.first_departure.param == "0.weight"
     assert "state 'momentum_buffer' departs" in report.first_departure.reason
     assert "first departure: step 1" in str(report)
+
+
+def test_compare_training_sees_the_state_part_before_the_parameters(data):
+    """Adam with beta2 0.99 instead of 0.999: the first step moves every parameter by
+    lr * sign(g) on both sides (bias correction cancels beta2), but the second moment already
+    differs -- reported at step 0, before the parameters part at step 1."""
+    torch_net = torch_model()
+    net, _ = jax_model(torch_net)
+    from jaxinit.testing import compare_training
+
+    report = compare_training(
+        torch_net,
+        torch.optim.Adam(torch_net.parameters(), lr=0.01),
+        net,
+        jo.Adam(net.parameters(), lr=0.01, betas=(0.9, 0.99)),
+        data[:2],
+    )
+    first, second = report.steps
+    assert first.param is None and first.state.startswith("0.weight: state 'exp_avg_sq'")
+    assert second.param == "0.weight"
+    assert "optimizer state departs" in str(report)
