@@ -20,10 +20,16 @@ update step never recompiles when the learning rate changes.
 
 Subclasses (one per torch optimizer, in files named as torch.optim's) give torch's
 ``defaults``, validate them as torch does (``_check``), and define the per-parameter rule:
-``_init_param(param, group) -> dict`` (torch's ``optimizer.state[p]``, filled eagerly) and
-``_update_param(grad, param, state, group, count) -> (update, state)``, where ``group`` maps
-each option to its value (numeric ones as traced scalars) and ``count`` is the number of
-updates done before this one.
+``_init_param(param, group) -> dict`` (torch's ``optimizer.state[p]``, filled eagerly from the
+group's options as built; torch's lazily-created entries hold their pre-step values) and
+``_update_param(grad, param, state, group, count) -> (new_param, state)``: torch's in-place
+step, returning the parameter as torch leaves it (the optimizer returns ``new_param - param``
+as the optax update, which ``optax.apply_updates`` adds back exactly whenever the step is
+smaller than the parameter). ``group`` maps each option to its value (numeric ones as traced
+scalars) and ``count`` is the number of updates done before this one.
+
+``optimizer.state_dict(opt_state)`` and ``optimizer.load_state_dict(params, state_dict)``
+convert the state to and from torch's layout (see :mod:`jaxinit.optim._state_dict`).
 """
 
 from __future__ import annotations
@@ -150,6 +156,9 @@ class Optimizer(optax.GradientTransformationExtraArgs):
     """
 
     defaults: dict[str, Any]
+    # torch creates per-parameter state at the first step (all but Adagrad): a state_dict
+    # saved before any update has none, and loading one without state starts from scratch.
+    _lazy_state: bool = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Optimizer:
         self = super().__new__(cls, None, None)  # init/update are the methods below
@@ -170,6 +179,9 @@ class Optimizer(optax.GradientTransformationExtraArgs):
                 seen[name] = index
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+            for key, value in group.items():  # betas=[0.9, 0.95] is a tuple option too
+                if key != "params" and isinstance(value, list) and _is_numeric(tuple(value)):
+                    group[key] = tuple(value)
             self._check(group)
             self._groups.append(group)
 
@@ -232,7 +244,7 @@ class Optimizer(optax.GradientTransformationExtraArgs):
                         "to init: pass the parameters of the model the optimizer was built for "
                         "(params, buffers = net.split(variables))"
                     )
-                per_param[name] = self._init_param(flat[name], self._static(group, hyper[-1]))
+                per_param[name] = self._init_param(flat[name], group)
             state.append(per_param)
         groups = tuple(hyper)
         sched_states = []
@@ -260,13 +272,45 @@ class Optimizer(optax.GradientTransformationExtraArgs):
             options = self._static(group, hyper)
             new_group_state = {}
             for name, _ in group["params"]:
-                update, new_group_state[name] = self._update_param(
-                    grad_of[name], flat_params[name], group_state[name], options, state.count
+                param = flat_params[name]
+                new_param, new_group_state[name] = self._update_param(
+                    grad_of[name], param, group_state[name], options, state.count
                 )
-                updates[name] = update.astype(grad_of[name].dtype)
+                updates[name] = (new_param - param).astype(grad_of[name].dtype)
             new_state.append(new_group_state)
         out = jax.tree_util.tree_unflatten(treedef, [updates[n] for n in names])
         return out, state._replace(state=tuple(new_state), count=state.count + 1)
+
+    # -- torch's state_dict ---------------------------------------------------------------
+    def state_dict(self, opt_state: OptimizerState, *, as_torch: bool = False) -> dict[str, Any]:
+        """torch's ``optimizer.state_dict()`` of ``opt_state``: ``'state'`` keyed by parameter
+        index in param-group order, ``'param_groups'`` with every option (current values from
+        the state, ``'initial_lr'`` when a scheduler set it), ``'params'`` index lists and
+        ``'param_names'``. Arrays are numpy arrays, or torch tensors with ``as_torch=True``
+        (what ``torch_optimizer.load_state_dict`` needs; imports torch).
+
+        Example::
+
+            torch_opt.load_state_dict(optimizer.state_dict(opt_state, as_torch=True))
+        """
+        from ._state_dict import to_state_dict
+
+        return to_state_dict(self, opt_state, as_torch=as_torch)
+
+    def load_state_dict(self, params: Any, state_dict: dict[str, Any]) -> OptimizerState:
+        """An optimizer state from torch's ``optimizer.state_dict()`` (tensors or numpy
+        arrays): the saved options replace the groups' numeric ones (as torch's
+        ``load_state_dict`` does), per-parameter state is matched by position in param-group
+        order and checked against ``params`` (name and shape, reported with the group).
+
+        Example::
+
+            ckpt = torch.load("ckpt.pt")
+            opt_state = optimizer.load_state_dict(params, ckpt["optimizer"])
+        """
+        from ._state_dict import from_state_dict
+
+        return from_state_dict(self, params, state_dict)
 
     @staticmethod
     def _static(group: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +332,7 @@ class Optimizer(optax.GradientTransformationExtraArgs):
         group: dict[str, Any],
         count: jax.Array,
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """torch's single-tensor step: ``(parameter after the step, new state)``."""
         raise NotImplementedError
 
 

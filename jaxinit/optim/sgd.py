@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ._checks import common
+from ._functional import direction, l2_decay, scalar
 from .optimizer import Optimizer
 
 
@@ -56,30 +58,24 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check(self, group: dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        common(group, "lr", "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _init_param(self, param: jax.Array, group: dict[str, Any]) -> dict[str, jax.Array]:
-        # torch creates the buffer at the first step; it exists here from the start (zeros),
-        # and the first step overwrites it with the gradient as torch's clone does.
-        return {"momentum_buffer": jnp.zeros_like(param)} if float(group["momentum"]) else {}
+        # torch creates the buffer at the first step (a clone of the gradient); here it
+        # exists from the start, and the first step (count == 0) overwrites it likewise.
+        return {"momentum_buffer": jnp.zeros_like(param)} if group["momentum"] != 0 else {}
 
     def _update_param(self, grad, param, state, group, count):
-        g = -grad if group["maximize"] else grad
-        g = g + group["weight_decay"].astype(g.dtype) * param
+        g = l2_decay(direction(grad, group["maximize"]), param, group["weight_decay"])
         if "momentum_buffer" in state:
-            momentum = group["momentum"].astype(g.dtype)
+            momentum = scalar(group["momentum"], g)
             buf = jnp.where(
                 count == 0,
                 g,
-                momentum * state["momentum_buffer"] + (1 - group["dampening"]).astype(g.dtype) * g,
+                momentum * state["momentum_buffer"] + scalar(1 - group["dampening"], g) * g,
             )
             state = {"momentum_buffer": buf}
             g = g + momentum * buf if group["nesterov"] else buf
-        return -group["lr"].astype(g.dtype) * g, state
+        return param - scalar(group["lr"], g) * g, state

@@ -27,9 +27,7 @@ def import_torch() -> Any:
     try:
         import torch
     except ImportError as err:  # pragma: no cover - the suite has torch
-        raise ImportError(
-            'jaxinit.testing needs PyTorch: pip install "jaxinit[torch]"'
-        ) from err
+        raise ImportError('jaxinit.testing needs PyTorch: pip install "jaxinit[torch]"') from err
     return torch
 
 
@@ -175,25 +173,32 @@ def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> 
     order."""
     plan = plan_of(net)
     record = _CompletionOrder()
-    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
-                  record=record)
+    frame = Frame(
+        plan, net._bind_values(plan, variables), "forward", train=train, key=key, record=record
+    )
     try:
         with bound(frame):
             out = net.forward(*inputs)
     finally:
         meta = [(path, type(m).__name__) for path, m, _ in record.done]
-        arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
-                  record.done]
+        arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in record.done]
     return meta, arrays, out, merge_updates(variables, frame.updated)
 
 
 def _rows(meta: list, arrays: list) -> list:
-    return [(path, ty, [host(a) for a in ls]) for (path, ty), ls in zip(meta, arrays,
-                                                                          strict=True)]
+    return [(path, ty, [host(a) for a in ls]) for (path, ty), ls in zip(meta, arrays, strict=True)]
 
 
-def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool,
-            loss: Callable | None, key: Any) -> dict:
+def run_jax(
+    net: Any,
+    variables: Any,
+    inputs: tuple,
+    *,
+    train: bool,
+    grads: bool,
+    loss: Callable | None,
+    key: Any,
+) -> dict:
     """Call ``net`` in a recording frame; returns rows, updated buffers and gradients.
 
     The call is jitted (array inputs traced, other inputs closed over); a forward that
@@ -214,8 +219,9 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
     def traced(p: Any, arrays: list) -> tuple:
         """The recorded call, and the scalar loss on its output when gradients are asked
         for: one trace gives the rows and (under ``value_and_grad``) the gradients."""
-        meta, outs, out, updated = _forward(net, net.merge(p, bufs), with_arrays(arrays),
-                                            train, key)
+        meta, outs, out, updated = _forward(
+            net, net.merge(p, bufs), with_arrays(arrays), train, key
+        )
         meta_box.append(meta)
         value = 0.0
         if grads:
@@ -235,16 +241,19 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
                 text = str(err).strip()
                 message = text.splitlines()[0] if text else ""
                 rows = _rows(*_completed(net, variables, inputs, train, key))
-                return {"rows": rows, "buffers": {}, "grads": {},
-                        "error": f"{type(err).__name__}: {message}"}
+                return {
+                    "rows": rows,
+                    "buffers": {},
+                    "grads": {},
+                    "error": f"{type(err).__name__}: {message}",
+                }
         if grads:
             (_, (outs, out, updated)), g = result
         else:
             _, (outs, out, updated) = result
         rows = _rows(meta_box[-1], outs)
         rows.append(("", type(net).__name__, [host(a) for a in out]))
-        found = {"rows": rows,
-                 "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
+        found = {"rows": rows, "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
         if grads:
             found["grads"] = {n: host(a) for n, a in iter_flat(g)}
     return found
@@ -254,13 +263,13 @@ def _completed(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -
     """The calls a failing forward completed: ``(meta, arrays)``."""
     plan = plan_of(net)
     record = _CompletionOrder()
-    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
-                  record=record)
+    frame = Frame(
+        plan, net._bind_values(plan, variables), "forward", train=train, key=key, record=record
+    )
     try:
         with bound(frame):
             net.forward(*inputs)
     except Exception:  # noqa: BLE001, S110 -- the error was reported by the caller
         pass
     meta = [(path, type(m).__name__) for path, m, _ in record.done]
-    return meta, [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
-                  record.done]
+    return meta, [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in record.done]

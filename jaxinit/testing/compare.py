@@ -58,8 +58,7 @@ def _same_kind(t: np.dtype, j: np.dtype) -> bool:
     return t == j or (t.kind in "iu" and j.kind in "iu")
 
 
-def _row(name: str, call: int, t: tuple | None, j: tuple | None, rtol: float,
-         atol: float) -> Row:
+def _row(name: str, call: int, t: tuple | None, j: tuple | None, rtol: float, atol: float) -> Row:
     def shapes(ls):
         s = [tuple(a.shape) for a in ls]
         return s[0] if len(s) == 1 else s
@@ -71,30 +70,67 @@ def _row(name: str, call: int, t: tuple | None, j: tuple | None, rtol: float,
     if t is None or j is None:
         side, other = ("jaxinit", "torch") if t is None else ("torch", "jaxinit")
         (_, ty, ls) = j if t is None else t
-        return Row(name, call, None if t is None else ty, None if j is None else ty,
-                   None if t is None else shapes(ls), None if j is None else shapes(ls),
-                   None if t is None else dtypes(ls), None if j is None else dtypes(ls),
-                   None, None, None, f"{side} only: no {other} counterpart")
+        return Row(
+            name,
+            call,
+            None if t is None else ty,
+            None if j is None else ty,
+            None if t is None else shapes(ls),
+            None if j is None else shapes(ls),
+            None if t is None else dtypes(ls),
+            None if j is None else dtypes(ls),
+            None,
+            None,
+            None,
+            f"{side} only: no {other} counterpart",
+        )
     (_, t_type, tl), (_, j_type, jl) = t, j
-    base = dict(name=name, call=call, torch_type=t_type, jaxinit_type=j_type,
-                torch_shape=shapes(tl), jaxinit_shape=shapes(jl), torch_dtype=dtypes(tl),
-                jaxinit_dtype=dtypes(jl))
+    base = dict(
+        name=name,
+        call=call,
+        torch_type=t_type,
+        jaxinit_type=j_type,
+        torch_shape=shapes(tl),
+        jaxinit_shape=shapes(jl),
+        torch_dtype=dtypes(tl),
+        jaxinit_dtype=dtypes(jl),
+    )
     if len(tl) != len(jl):
-        return Row(**base, max_abs=None, max_rel=None, ok=False,
-                   note=f"structure differs (torch {len(tl)} arrays, jaxinit {len(jl)})")
+        return Row(
+            **base,
+            max_abs=None,
+            max_rel=None,
+            ok=False,
+            note=f"structure differs (torch {len(tl)} arrays, jaxinit {len(jl)})",
+        )
     for a, b in zip(tl, jl, strict=True):
         if a.shape != b.shape:
-            return Row(**base, max_abs=None, max_rel=None, ok=False,
-                       note=f"output shape differs (torch {tuple(a.shape)}, jaxinit "
-                            f"{tuple(b.shape)})" if len(tl) > 1 else "shape differs")
+            return Row(
+                **base,
+                max_abs=None,
+                max_rel=None,
+                ok=False,
+                note=f"output shape differs (torch {tuple(a.shape)}, jaxinit {tuple(b.shape)})"
+                if len(tl) > 1
+                else "shape differs",
+            )
         if not _same_kind(a.dtype, b.dtype):
-            return Row(**base, max_abs=None, max_rel=None, ok=False,
-                       note=f"output dtype differs (torch {a.dtype.name}, jaxinit "
-                            f"{b.dtype.name})" if len(tl) > 1 else "dtype differs")
+            return Row(
+                **base,
+                max_abs=None,
+                max_rel=None,
+                ok=False,
+                note=f"output dtype differs (torch {a.dtype.name}, jaxinit {b.dtype.name})"
+                if len(tl) > 1
+                else "dtype differs",
+            )
     results = [diff(a, b, rtol, atol) for a, b in zip(tl, jl, strict=True)]
-    return Row(**base, max_abs=max((r[0] for r in results), default=0.0),
-               max_rel=max((r[1] for r in results), default=0.0),
-               ok=all(r[2] for r in results))
+    return Row(
+        **base,
+        max_abs=max((r[0] for r in results), default=0.0),
+        max_rel=max((r[1] for r in results), default=0.0),
+        ok=all(r[2] for r in results),
+    )
 
 
 def match_rows(t_rows: list, j_rows: list, rtol: float, atol: float) -> list[Row]:
@@ -133,8 +169,9 @@ def _named_values(t: dict, j: dict, rtol: float, atol: float) -> list[ValueRow]:
         if b is None:
             out.append(ValueRow(name, None, None, False, "missing in the port"))
         elif a.shape != b.shape:
-            out.append(ValueRow(name, None, None, False,
-                                f"shape torch {a.shape}, jaxinit {b.shape}"))
+            out.append(
+                ValueRow(name, None, None, False, f"shape torch {a.shape}, jaxinit {b.shape}")
+            )
         else:
             out.append(ValueRow(name, *diff(a, b, rtol, atol)))
     return out
@@ -153,7 +190,9 @@ def compare_state_dicts(torch_sd: dict, port_sd: dict) -> StateDictDiff:
     return StateDictDiff(
         missing=[k for k in torch_sd if k not in port_sd],
         unexpected=[k for k in port_sd if k not in torch_sd],
-        shapes=shapes, dtypes=dtypes, num_keys=len(torch_sd),
+        shapes=shapes,
+        dtypes=dtypes,
+        num_keys=len(torch_sd),
     )
 
 
@@ -161,15 +200,19 @@ def _load(net: Any, torch_sd: dict, key: Any) -> tuple[Any, list[str]]:
     """The port's variables from torch's state_dict; keys the port lacks or shapes that do
     not fit are left at ``net.init(key)``'s values (and noted)."""
     plan_keys = dict(net.state_dict(jax.eval_shape(net.init, key)))
-    usable = {k: v for k, v in torch_sd.items()
-              if k in plan_keys and tuple(v.shape) == tuple(plan_keys[k].shape)}
+    usable = {
+        k: v
+        for k, v in torch_sd.items()
+        if k in plan_keys and tuple(v.shape) == tuple(plan_keys[k].shape)
+    }
     notes = []
     base = None
     if len(usable) < len(plan_keys):
         base = net.init(key)
         left = [k for k in plan_keys if k not in usable]
-        notes.append("not loaded from torch (kept from net.init(jax.random.key(0))): "
-                     + ", ".join(left))
+        notes.append(
+            "not loaded from torch (kept from net.init(jax.random.key(0))): " + ", ".join(left)
+        )
     variables, _ = net.load_state_dict(base, usable, strict=False)
     return variables, notes
 
@@ -248,20 +291,38 @@ def compare(
     tm.train(train)
     device = next((p.device for p in tm.parameters()), torch.device("cpu"))
     try:
-        t_res = _run.run_torch(tm, tuple(_run.to_torch(x, device) for x in inputs),
-                               grads=grads, loss=t_loss)
+        t_res = _run.run_torch(
+            tm, tuple(_run.to_torch(x, device) for x in inputs), grads=grads, loss=t_loss
+        )
     finally:
         for m, flag in flags.values():
             m.training = flag
-    j_res = _run.run_jax(net, variables, tuple(_run.to_jax(x) for x in inputs), train=train,
-                         grads=grads, loss=j_loss, key=key)
+    j_res = _run.run_jax(
+        net,
+        variables,
+        tuple(_run.to_jax(x) for x in inputs),
+        train=train,
+        grads=grads,
+        loss=j_loss,
+        key=key,
+    )
     rows = match_rows(t_res["rows"], j_res["rows"], rtol, atol)
     error = j_res.get("error")
     if error is not None:
-        rows = [r if r.jaxinit_type is not None else replace(r, note="not reached: the port "
-                "raised") for r in rows]
-    report = CompareReport(rows=rows, hparam_mismatches=hparams, state_dict=sd_diff,
-                           train=train, rtol=rtol, atol=atol, notes=notes, error=error)
+        rows = [
+            r if r.jaxinit_type is not None else replace(r, note="not reached: the port raised")
+            for r in rows
+        ]
+    report = CompareReport(
+        rows=rows,
+        hparam_mismatches=hparams,
+        state_dict=sd_diff,
+        train=train,
+        rtol=rtol,
+        atol=atol,
+        notes=notes,
+        error=error,
+    )
     if error is not None:
         return report
     if train:
@@ -276,16 +337,17 @@ def _split_loss(loss: Any, torch: Any) -> tuple[Callable | None, Callable | None
         return None, None
     if isinstance(loss, tuple):
         if len(loss) != 2 or not all(callable(f) for f in loss):
-            raise TypeError("loss= takes one callable loss(output, xp) or a pair "
-                            "(torch_loss, jax_loss) of one-argument callables")
+            raise TypeError(
+                "loss= takes one callable loss(output, xp) or a pair "
+                "(torch_loss, jax_loss) of one-argument callables"
+            )
         return loss
     if not callable(loss):
         raise TypeError(f"loss= must be callable, got {type(loss).__name__}")
     return (lambda out: loss(out, torch)), (lambda out: loss(out, jax.numpy))
 
 
-def assert_matches_torch(torch_module: Any, net: Any, *inputs: Any, **kwargs: Any
-                         ) -> CompareReport:
+def assert_matches_torch(torch_module: Any, net: Any, *inputs: Any, **kwargs: Any) -> CompareReport:
     """:func:`compare` for tests: returns the report when it is ok, else raises an
     AssertionError whose message is the report's table.
 

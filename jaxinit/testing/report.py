@@ -31,10 +31,14 @@ class HParamMismatch:
             kind = self.torch_value if self.jaxinit_value is None else self.jaxinit_value
             return f"{where}: {side} only ({kind})"
         if self.field == "type":
-            return (f"{where}: layer type differs (torch {self.torch_value}, "
-                    f"jaxinit {self.jaxinit_value})")
-        return (f"{where}: {self.field} differs (torch {self.torch_value!r}, "
-                f"jaxinit {self.jaxinit_value!r})")
+            return (
+                f"{where}: layer type differs (torch {self.torch_value}, "
+                f"jaxinit {self.jaxinit_value})"
+            )
+        return (
+            f"{where}: {self.field} differs (torch {self.torch_value!r}, "
+            f"jaxinit {self.jaxinit_value!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -145,15 +149,21 @@ class CompareReport:
         where = name or "(model)"
         row = next(r for r in self.rows if r.name == name and r.ok is False)
         if row.note == "shape differs":
-            return (f"{where}: output shape differs (torch {_fmt(row.torch_shape)}, "
-                    f"jaxinit {_fmt(row.jaxinit_shape)})")
+            return (
+                f"{where}: output shape differs (torch {_fmt(row.torch_shape)}, "
+                f"jaxinit {_fmt(row.jaxinit_shape)})"
+            )
         if row.note == "dtype differs":
-            return (f"{where}: output dtype differs (torch {_fmt(row.torch_dtype)}, "
-                    f"jaxinit {_fmt(row.jaxinit_dtype)})")
+            return (
+                f"{where}: output dtype differs (torch {_fmt(row.torch_dtype)}, "
+                f"jaxinit {_fmt(row.jaxinit_dtype)})"
+            )
         if row.note:
             return f"{where}: {row.note}"
-        return (f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}) "
-                "with equal hyper-parameters: compare its forward and its inputs")
+        return (
+            f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}) "
+            "with equal hyper-parameters: compare its forward and its inputs"
+        )
 
     def headline(self) -> str:
         if self.ok:
@@ -187,8 +197,10 @@ class CompareReport:
             f"max_abs <= atol + rtol * max|torch|, rtol {self.rtol:g}, atol {self.atol:g}):"
         )
         lines += _table(self.rows, self.first_mismatch)
-        for title, values in (("Buffers after the call", self.buffers),
-                              ("Gradients of the loss", self.grads)):
+        for title, values in (
+            ("Buffers after the call", self.buffers),
+            ("Gradients of the loss", self.grads),
+        ):
             if values:
                 lines += ["", f"{title}:"] + _value_lines(values)
         lines += [""] + self.notes if self.notes else []
@@ -215,12 +227,18 @@ def _table(rows: list[Row], first: str | None) -> list[str]:
     marked = False
     for r in rows:
         shape = _fmt(r.torch_shape if r.torch_shape is not None else r.jaxinit_shape)
-        if r.torch_shape is not None and r.jaxinit_shape is not None and \
-                r.torch_shape != r.jaxinit_shape:
+        if (
+            r.torch_shape is not None
+            and r.jaxinit_shape is not None
+            and r.torch_shape != r.jaxinit_shape
+        ):
             shape = f"{_fmt(r.torch_shape)} vs {_fmt(r.jaxinit_shape)}"
         dtype = _fmt(r.torch_dtype if r.torch_dtype is not None else r.jaxinit_dtype)
-        if r.torch_dtype is not None and r.jaxinit_dtype is not None and \
-                r.torch_dtype != r.jaxinit_dtype:
+        if (
+            r.torch_dtype is not None
+            and r.jaxinit_dtype is not None
+            and r.torch_dtype != r.jaxinit_dtype
+        ):
             dtype = f"{_fmt(r.torch_dtype)} vs {_fmt(r.jaxinit_dtype)}"
         status = {True: "ok", False: "MISMATCH", None: r.note}[r.ok]
         if r.ok is False and r.name == first and not marked:
@@ -228,8 +246,18 @@ def _table(rows: list[Row], first: str | None) -> list[str]:
             marked = True
         elif r.ok is False and r.note:
             status += f" ({r.note})"
-        body.append((r.label, r.torch_type or "-", r.jaxinit_type or "-", shape, dtype,
-                     _num(r.max_abs), _num(r.max_rel), status))
+        body.append(
+            (
+                r.label,
+                r.torch_type or "-",
+                r.jaxinit_type or "-",
+                shape,
+                dtype,
+                _num(r.max_abs),
+                _num(r.max_rel),
+                status,
+            )
+        )
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(7)]
     out = []
     for row in [head, *body]:
@@ -244,6 +272,5 @@ def _value_lines(values: list[ValueRow]) -> list[str]:
     for v in values:
         status = "ok" if v.ok else "MISMATCH"
         note = f" ({v.note})" if v.note else ""
-        out.append(f"  {v.name.ljust(width)}  {_num(v.max_abs)}  {_num(v.max_rel)}  "
-                   f"{status}{note}")
+        out.append(f"  {v.name.ljust(width)}  {_num(v.max_abs)}  {_num(v.max_rel)}  {status}{note}")
     return out

@@ -223,14 +223,14 @@ def resnet18(M, zero_init_residual=False, num_classes=1000, width=64):
 
 
 def gpt2(M, vocab=96, n_positions=16, n_embd=32, n_layer=2, n_head=4, initializer_range=0.02,
-         pdrop=0.1):
+         pdrop=0.1, attn_bias=True):
     xp = torch if M is tnn else jnp
     head_dim = n_embd // n_head
 
     class Attention(M.Module):
         def __init__(self):
             super().__init__()
-            self.c_attn = M.Linear(n_embd, 3 * n_embd)
+            self.c_attn = M.Linear(n_embd, 3 * n_embd, bias=attn_bias)
             self.c_proj = M.Linear(n_embd, n_embd)
             self.attn_dropout = M.Dropout(pdrop)
             self.resid_dropout = M.Dropout(pdrop)
