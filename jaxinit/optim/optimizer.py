@@ -203,6 +203,16 @@ class Optimizer(optax.GradientTransformationExtraArgs):
     def __len__(self) -> int:
         return 2
 
+    # An optimizer is an object with groups, not the (init, update) pair its optax base
+    # tuple would compare: two optimizers are equal only when they are the same one.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, g in enumerate(self.param_groups):

@@ -49,10 +49,12 @@ def test_one_compiled_step_serves_every_learning_rate():
     for _ in range(8):
         lrs = [float(g["lr"]) for g in opt_state.param_groups]
         seen.add(tuple(lrs))
+        before = params
         params, opt_state, updates = update(params, opt_state)
-        if int(opt_state.count) == 1:  # first step: buf = grad, so update = -lr * grad
-            np.testing.assert_array_equal(updates["a"], -np.float32(lrs[0]) * GRADS["a"])
-            np.testing.assert_array_equal(updates["b"], -np.float32(lrs[1]) * GRADS["b"])
+        if int(opt_state.count) == 1:  # first step: buf = grad, so p <- p - lr * grad
+            for name, lr in zip("ab", lrs):
+                expected = before[name] - np.float32(lr) * GRADS[name]
+                np.testing.assert_array_equal(params[name], expected)
         opt_state = chained.step(opt_state)
     assert len(traces) == 1 and update._cache_size() == 1  # traced once, compiled once
     assert len(seen) == 8  # a new lr every step

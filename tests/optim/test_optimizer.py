@@ -266,3 +266,10 @@ def test_bfloat16_parameters_keep_their_dtype(model):
         # per-element state in the parameter's dtype; scalars (step, mu_product) float32
         for v in (v for d in state.state for e in d.values() for v in e.values()):
             assert v.dtype == (jnp.float32 if v.ndim == 0 else jnp.bfloat16)
+
+
+def test_optimizers_compare_by_identity():
+    """Two optimizers with equal options are still two optimizers (schedulers, dict keys)."""
+    a = jo.SGD([{"params": ["a"]}], lr=0.1)
+    b = jo.SGD([{"params": ["a"]}], lr=0.1)
+    assert a == a and a != b and len({a, b}) == 2
