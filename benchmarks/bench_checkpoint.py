@@ -42,8 +42,11 @@ import tempfile
 import time
 
 CONTENDERS = ["torch", "flax", "safetensors", "jaxinit"]
-# A load-only diagnostic row: jaxinit.load of jaxinit's file with its crc32 checks switched off.
+# Load-only rows, each reading the file of the contender it names first: jaxinit.load with its
+# checksum checks switched off (diagnostic), the memory-mapped loads (jaxinit.load(mmap=True),
+# with and without verify, and torch.load(mmap=True)).
 UNCHECKED = "jaxinit-unchecked"
+LOAD_ONLY = [UNCHECKED, "jaxinit-mmap", "jaxinit-mmap-noverify", "torch-mmap"]
 
 
 def gpt2_shapes(layers: int = 12, d: int = 768, vocab: int = 50257, ctx: int = 1024) -> dict:
@@ -105,10 +108,13 @@ def _payload(kind: str, shapes: dict) -> object:
 
 def _ops(kind: str, shapes: dict):
     """(save(obj, path), load(path)) for one contender."""
-    if kind == "torch":
+    if kind in ("torch", "torch-mmap"):
         import torch
 
-        return (lambda obj, path: torch.save(obj, path)), (lambda path: torch.load(path))
+        mapped = kind == "torch-mmap"
+        return (lambda obj, path: torch.save(obj, path)), (
+            lambda path: torch.load(path, mmap=mapped)
+        )
     import jax
 
     if kind == "flax":
@@ -136,6 +142,9 @@ def _ops(kind: str, shapes: dict):
     if kind == "jaxinit-unchecked":  # diagnostic: what the crc32 verification costs
         checked = ser.api.verify_checkpoint
         ser.api.verify_checkpoint = lambda *a, **k: checked(*a, **k)._replace(sums=None)
+    if kind.startswith("jaxinit-mmap"):
+        verify = not kind.endswith("noverify")
+        return ser.save, lambda path: ser.load(path, mmap=True, verify=verify)
     return ser.save, ser.load
 
 
@@ -149,7 +158,7 @@ def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
     save, load = _ops(kind, tiny)  # warm-up
     warm = path + ".warmup"
     save(_payload(kind, tiny), warm)
-    jax.block_until_ready(load(warm)) if kind != "torch" else load(warm)
+    jax.block_until_ready(load(warm)) if not kind.startswith("torch") else load(warm)
     os.unlink(warm)
     save, load = _ops(kind, shapes)
     obj = _payload(kind, shapes) if op == "save" else None
@@ -161,7 +170,7 @@ def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
         save(obj, path)
     else:
         result = load(path)
-        if kind != "torch":
+        if not kind.startswith("torch"):
             jax.block_until_ready(result)
     seconds = time.perf_counter() - start
     _, peak = _memory()
@@ -198,12 +207,13 @@ def main() -> None:
     if args.small:
         small_table([int(n) for n in args.small.split(",")], args)
         return
-    runs = [(k, op) for k in CONTENDERS for op in ("save", "load")] + [(UNCHECKED, "load")]
+    runs = [(k, op) for k in CONTENDERS for op in ("save", "load")]
+    runs += [(k, "load") for k in LOAD_ONLY]
     results: dict = {run_: [] for run_ in runs}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for repeat in range(args.repeats):
             for kind, op in runs:
-                path = os.path.join(tmp, f"gpt2.{kind.removesuffix('-unchecked')}")
+                path = os.path.join(tmp, f"gpt2.{kind.split('-')[0]}")
                 r = run(kind, op, path, args.layers)
                 results[kind, op].append(r)
                 print(f"# run {repeat + 1}/{args.repeats} {kind:<17} {op}: "
@@ -223,9 +233,10 @@ def main() -> None:
         size = results[kind, "save"][-1]["file"]
         print(f"| {kind} | {s['seconds']:.2f} | {ratio_s:.2f}x | {ld['seconds']:.2f} | "
               f"{ratio_l:.2f}x | {s['extra']:.2f}x | {ld['extra']:.2f}x | {size / 2**20:.1f} MiB |")
-    ld = med[UNCHECKED, "load"]
-    print(f"| ({UNCHECKED}: load without crc32 checks) | | | {ld['seconds']:.2f} | "
-          f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+    for kind in LOAD_ONLY:
+        ld = med[kind, "load"]
+        print(f"| ({kind}) | | | {ld['seconds']:.2f} | "
+              f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
 
 
 def small_table(counts: list[int], args: argparse.Namespace) -> None:
