@@ -90,7 +90,7 @@ def _payload(kind: str, shapes: dict) -> object:
 
     rng = np.random.default_rng(0)
     flat = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
-    if kind == "torch":
+    if kind.startswith("torch"):
         import torch
 
         return {k: torch.from_numpy(v) for k, v in flat.items()}
