@@ -9,7 +9,10 @@ torch, flax nnx, equinox, one naive jax.jit, and jaxinit, side by side in one ru
   without the garbage collector's pauses that fell inside them (``gc.callbacks``);
 * peak memory (jaxinit): VmHWM after the init minus VmRSS before it, over the parameters' bytes.
 
-Run: ``python benchmarks/bench_init.py [--repeats 3] [--only torch,jaxinit] [--deep 96]``.
+torch runs at 1 and at 2 intra-op threads (``torch1``, ``torch2``); ratios are to the faster of
+the two, cold and warm separately.
+
+Run: ``python benchmarks/bench_init.py [--repeats 3] [--only torch1,torch2,jaxinit] [--deep 96]``.
 Each contender/repeat is its own subprocess, run interleaved so load drifts hit all alike.
 """
 
@@ -18,13 +21,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 
 D, VOCAB, CONTEXT = 768, 50257, 1024
-CONTENDERS = ("torch", "jaxinit", "flax_nnx", "equinox", "naive_jit")
+CONTENDERS = ("torch1", "torch2", "jaxinit", "flax_nnx", "equinox", "naive_jit")
+TORCH = ("torch1", "torch2")  # torch at 1 and 2 intra-op threads; ratios are to the faster
 
 
 def _rss(field: str) -> int:
@@ -58,11 +63,11 @@ def gpt_class(nn, blocks: int):
     return GPT
 
 
-def run_torch(blocks: int):
+def run_torch(blocks: int, threads: int):
     import torch
     from torch import nn
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
 
     GPT = gpt_class(nn, blocks)
 
@@ -241,7 +246,11 @@ def worker(name: str, blocks: int) -> None:
         peak, nbytes = run_jaxinit(blocks, memory=True)
         print(json.dumps({"peak": peak, "nbytes": nbytes}))
         return
-    cold, warm, n, *compiled = globals()[f"run_{name}"](blocks)
+    if name in TORCH:
+        cold, warm, n = run_torch(blocks, int(name[-1]))
+        compiled = []
+    else:
+        cold, warm, n, *compiled = globals()[f"run_{name}"](blocks)
     print(json.dumps({"cold": cold, "warm": warm, "params": int(n), "compile": compiled}))
 
 
@@ -268,10 +277,11 @@ def main() -> None:
         for n in names:
             runs[n].append(spawn(n, args.blocks))
             print(f"  repeat {r + 1}: {n} {runs[n][-1]}", file=sys.stderr, flush=True)
-    base = runs.get("torch")
-    t_cold = statistics.median(x["cold"] for x in base) if base else None
-    t_warm = statistics.median(x["warm"] for x in base) if base else None
-    print(f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes")
+    bases = [runs[n] for n in TORCH if n in runs]
+    t_cold = min(statistics.median(x["cold"] for x in b) for b in bases) if bases else None
+    t_warm = min(statistics.median(x["warm"] for x in b) for b in bases) if bases else None
+    print(f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes; "
+          f"ratios to the faster torch (1 or 2 threads); load average {os.getloadavg()[0]:.1f}")
     print(f"| {'contender':<10} | params | cold s | cold / torch | warm s | warm / torch |")
     print("|---|---:|---:|---:|---:|---:|")
     for n in names:
