@@ -64,7 +64,8 @@ def run_jaxinit(cfg: dict, prompt: int, new: int) -> dict:
 
 
 def torch_gpt(cfg: dict):
-    """nanoGPT's model.py (inference parts), with an optional preallocated KV cache."""
+    """nanoGPT's model.py (inference parts, its state_dict names), with an optional
+    preallocated KV cache."""
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -89,16 +90,23 @@ def torch_gpt(cfg: dict):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
             return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_fc = nn.Linear(cfg["n_embd"], 4 * cfg["n_embd"])
+            self.gelu = nn.GELU()
+            self.c_proj = nn.Linear(4 * cfg["n_embd"], cfg["n_embd"])
+
+        def forward(self, x):
+            return self.c_proj(self.gelu(self.c_fc(x)))
+
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(cfg["n_embd"]), nn.LayerNorm(cfg["n_embd"])
+            self.ln_1 = nn.LayerNorm(cfg["n_embd"])
             self.attn = CausalSelfAttention()
-            self.mlp = nn.Sequential(
-                nn.Linear(cfg["n_embd"], 4 * cfg["n_embd"]),
-                nn.GELU(),
-                nn.Linear(4 * cfg["n_embd"], cfg["n_embd"]),
-            )
+            self.ln_2 = nn.LayerNorm(cfg["n_embd"])
+            self.mlp = MLP()
 
         def forward(self, x, cache=None, pos=0):
             x = x + self.attn(self.ln_1(x), cache, pos)
@@ -107,19 +115,24 @@ def torch_gpt(cfg: dict):
     class GPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte = nn.Embedding(cfg["vocab_size"], cfg["n_embd"])
-            self.wpe = nn.Embedding(cfg["block_size"], cfg["n_embd"])
-            self.h = nn.ModuleList([Block() for _ in range(cfg["n_layer"])])
-            self.ln_f = nn.LayerNorm(cfg["n_embd"])
+            self.transformer = nn.ModuleDict(
+                dict(
+                    wte=nn.Embedding(cfg["vocab_size"], cfg["n_embd"]),
+                    wpe=nn.Embedding(cfg["block_size"], cfg["n_embd"]),
+                    h=nn.ModuleList([Block() for _ in range(cfg["n_layer"])]),
+                    ln_f=nn.LayerNorm(cfg["n_embd"]),
+                )
+            )
             self.lm_head = nn.Linear(cfg["n_embd"], cfg["vocab_size"], bias=False)
-            self.wte.weight = self.lm_head.weight
+            self.transformer.wte.weight = self.lm_head.weight
 
-        def forward(self, idx, caches=None, pos=0):
+        def forward(self, idx, caches=None, pos=0, last_only=True):
             T = idx.size(1)
-            x = self.wte(idx) + self.wpe(torch.arange(pos, pos + T))
-            for i, block in enumerate(self.h):
+            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(pos, pos + T))
+            for i, block in enumerate(self.transformer.h):
                 x = block(x, None if caches is None else caches[i], pos)
-            return self.lm_head(self.ln_f(x)[:, [-1], :])  # nanoGPT: last position only
+            x = self.transformer.ln_f(x)
+            return self.lm_head(x[:, [-1], :] if last_only else x)  # nanoGPT: last position
 
         @torch.no_grad()
         def generate(self, idx, max_new_tokens):  # nanoGPT's loop (greedy)
@@ -136,7 +149,7 @@ def torch_gpt(cfg: dict):
             B, P = idx.shape
             hs = cfg["n_embd"] // cfg["n_head"]
             shape = (B, cfg["n_head"], cfg["block_size"], hs)
-            caches = [(torch.zeros(shape), torch.zeros(shape)) for _ in self.h]
+            caches = [(torch.zeros(shape), torch.zeros(shape)) for _ in self.transformer.h]
             out = torch.empty(B, P + max_new_tokens, dtype=idx.dtype)
             out[:, :P] = idx
             logits = self(idx, caches, 0)
