@@ -108,8 +108,9 @@ def load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any =
         mmap: read the arrays through a memory map of the file, as ``torch.load(mmap=True)``
             (see :mod:`jaxinit.serialization.mapped`): about 0.8x the default load's time on
             CPU, but a file truncated while mapped may kill the process with SIGBUS, and a file
-            changed while mapped changes the arrays jax adopted without a copy. The default False reads with ``read`` calls: a file
-            cut short or changed meanwhile raises ``CheckpointError``, never a signal.
+            changed while mapped changes the arrays jax adopted without a copy. The default
+            False reads with ``read`` calls: a file cut short or changed meanwhile raises
+            ``CheckpointError``, never a signal.
 
     Memory: arrays are read one by one into their final buffers (on CPU, jax adopts them without
     a copy), so the extra peak is about one array, not 2-4x the file as with flax.
