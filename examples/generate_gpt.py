@@ -29,9 +29,8 @@ an eager ``generate`` traces and compiles the model again for every sequence len
   takes two layout choices: every weight matrix is transposed once before the loop (XLA's CPU
   matmul wants ``(in, out)``; a Linear's ``(out, in)`` weight would be transposed at every
   step, which made steps 1.3-1.6x slower in interleaved runs), and the cache keeps batch and
-  heads flattened and
-  the keys transposed, so both attention products are plain batched matmuls that read the
-  cache in place.
+  heads flattened and the keys transposed, so both attention products are plain batched
+  matmuls that read the cache in place.
 
 Run: ``python examples/generate_gpt.py`` (a tiny model, a few seconds), or
 ``python examples/generate_gpt.py --gpt2`` (GPT-2-small's 124M parameters, random weights).
