@@ -83,7 +83,7 @@ class MappedReader:
         else:  # one copy into an aligned buffer jax adopts, checksummed block by block
             data = aligned_empty(ref.nbytes)
             at = 0
-            for part, record in zip(parts, ref.records):
+            for part, record, (offset, _) in zip(parts, ref.records, ref.spans):
                 running = None if self.once is None else hasher(self.version)
                 for start in range(0, len(part), _BLOCK):
                     block = part[start : start + _BLOCK]
@@ -93,8 +93,19 @@ class MappedReader:
                     at += len(block)
                 if running is not None and running.intdigest() != self.sums[record]:
                     self.bad.append(ref.name)
+                self._release(offset, len(part))
         array = data.view(ref.dtype).reshape(ref.shape)
         return array[()] if ref.scalar else array
+
+    def _release(self, offset: int, nbytes: int) -> None:
+        """Unmap the whole pages of a copied record (``MADV_DONTNEED``: they stay in the page
+        cache), so the process does not hold the file's pages beside their copies."""
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        start = -(-offset // mmap.PAGESIZE) * mmap.PAGESIZE
+        stop = (offset + nbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+        if stop > start:
+            self.region.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
     def finish(self) -> None:
         """Raise naming every array whose checksum did not match."""
