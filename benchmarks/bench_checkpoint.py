@@ -22,6 +22,9 @@ diagnostic row loads jaxinit's file with the crc32 checks switched off, to show 
     python benchmarks/bench_checkpoint.py [--repeats 3] [--dir /tmp] [--layers 12]
     python benchmarks/bench_checkpoint.py --small 1000,10000,100000   # many small arrays
 
+``--loads torch,jaxinit,jaxinit-mmap,...`` times only those loads (files saved once, untimed),
+interleaved, with ratios to the first.
+
 ``--small N,...`` measures instead files of N float32 arrays of 16 elements each (names
 ``layer{i}.w``), for torch, safetensors and jaxinit: how save and load scale with the number
 of arrays (linear is the goal).
@@ -199,6 +202,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12, help="GPT-2 blocks (12: 124M params)")
     parser.add_argument("--small", default="", help="comma-separated array counts: "
                         "files of that many 16-element arrays instead of GPT-2")
+    parser.add_argument("--loads", default="", help="comma-separated load rows (e.g. torch,"
+                        "jaxinit,jaxinit-mmap,torch-mmap): only these loads, interleaved, each "
+                        "file saved once untimed")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "OP", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -206,6 +212,9 @@ def main() -> None:
         return
     if args.small:
         small_table([int(n) for n in args.small.split(",")], args)
+        return
+    if args.loads:
+        loads_table(args.loads.split(","), args)
         return
     runs = [(k, op) for k in CONTENDERS for op in ("save", "load")]
     runs += [(k, "load") for k in LOAD_ONLY]
@@ -237,6 +246,31 @@ def main() -> None:
         ld = med[kind, "load"]
         print(f"| ({kind}) | | | {ld['seconds']:.2f} | "
               f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+
+
+def loads_table(kinds: list[str], args: argparse.Namespace) -> None:
+    """Load times only: each file saved once (untimed), then the loads interleaved."""
+    results: dict = {kind: [] for kind in kinds}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path_of = {kind: os.path.join(tmp, f"gpt2.{kind.split('-')[0]}") for kind in kinds}
+        for kind in dict.fromkeys(k.split("-")[0] for k in kinds):
+            run(kind, "save", os.path.join(tmp, f"gpt2.{kind}"), args.layers)
+        for repeat in range(args.repeats):
+            for kind in kinds:
+                r = run(kind, "load", path_of[kind], args.layers)
+                results[kind].append(r)
+                print(f"# run {repeat + 1}/{args.repeats} {kind:<22} load: {r['seconds']:.2f} s, "
+                      f"extra peak {r['extra']:.2f}x", file=sys.stderr)
+    med = {k: {f: statistics.median(r[f] for r in v) for f in ("seconds", "extra")}
+           for k, v in results.items()}
+    base = med[kinds[0]]["seconds"]
+    print(f"GPT-2 loads, median of {args.repeats} fresh processes, interleaved; load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print(f"| load | s | vs {kinds[0]} | extra peak memory |")
+    print("|---|---:|---:|---:|")
+    for kind in kinds:
+        m = med[kind]
+        print(f"| {kind} | {m['seconds']:.2f} | {m['seconds'] / base:.2f}x | {m['extra']:.2f}x |")
 
 
 def small_table(counts: list[int], args: argparse.Namespace) -> None:
