@@ -241,6 +241,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--gpt2", action="store_true", help="GPT-2-small's size (124M parameters)")
     ap.add_argument("--new", type=int, default=24, help="tokens to generate")
     ap.add_argument("--block-size", type=int, default=None)
+    ap.add_argument(
+        "--temperature", type=float, default=None, help="also sample at this temperature"
+    )
     args = ap.parse_args(argv)
     if args.gpt2:
         config = GPTConfig(block_size=args.block_size or 1024)
@@ -278,8 +281,9 @@ def main(argv: list[str] | None = None) -> dict:
     predicted = jnp.argmax(full[0, p - 1 :], axis=-1)
     agree = bool((predicted == out[0, p : p + args.new]).all())
     print(f"cached generation == cache-less forward's argmax: {agree}")
-    sampled = generate(net, variables, tokens, p, p + args.new, key, 0.8)
-    print("sampled (temperature 0.8):", sampled[0, p : p + args.new].tolist())
+    if args.temperature is not None:  # another program (greedy is a static argument)
+        sampled = generate(net, variables, tokens, p, p + args.new, key, args.temperature)
+        print(f"sampled (temperature {args.temperature}):", sampled[0, p : p + args.new].tolist())
     return {
         "first_token_s": first_token_s,
         "agree": agree,
