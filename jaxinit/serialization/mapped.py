@@ -13,8 +13,9 @@ The framing is parsed and verified exactly as by the default reader (:mod:`.pars
   faster than letting jax copy it (jax's copy faults its fresh pages in one by one);
 * an array stored in several chunks (over 1 GiB) is joined the same way.
 
-The mapping is made with ``MAP_POPULATE`` where the OS has it: its pages are faulted in up
-front, in one call, since nearly every byte is copied anyway.
+The mapping is made with ``MAP_POPULATE`` where the OS has it (and the file is at most half the
+machine's memory): its pages are faulted in up front, in one call, since nearly every byte is
+copied anyway.
 
 Checksums: with ``verify=True`` (the default) every array's checksum is computed as it is
 copied (each block while it is in cache; over the mapped bytes for a zero-copy array) before
@@ -40,6 +41,7 @@ Example::
 from __future__ import annotations
 
 import mmap
+import os
 from typing import Any
 
 import numpy as np
@@ -120,9 +122,14 @@ class MappedReader:
 def _map(fileno: int, size: int) -> mmap.mmap:
     """A read-only shared mapping of the file, its pages faulted in up front where the OS can
     (``MAP_POPULATE``: jax copies most arrays anyway, and faulting the pages in one call is
-    faster than one page fault per 4 KiB as the copy touches them)."""
+    faster than one page fault per 4 KiB as the copy touches them) -- unless the file is over
+    half the machine's memory, where populating it whole would only evict its own first pages."""
     populate = getattr(mmap, "MAP_POPULATE", 0)
-    if populate and hasattr(mmap, "MAP_SHARED"):
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        memory = 0
+    if populate and hasattr(mmap, "MAP_SHARED") and size <= memory // 2:
         return mmap.mmap(fileno, size, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
     return mmap.mmap(fileno, size, access=mmap.ACCESS_READ)
 
