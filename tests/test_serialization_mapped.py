@@ -1,6 +1,10 @@
 """jaxinit.serialization.mapped: ``load(path, mmap=True)``."""
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import flax.serialization
 import jax
@@ -13,6 +17,8 @@ from jaxinit import serialization
 from jaxinit.serialization import CheckpointError, load, save
 from jaxinit.serialization.files import open_regular
 from jaxinit.serialization.parse import FileBytes, parse
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("name", list(cases()))
@@ -123,3 +129,18 @@ def test_a_file_replaced_by_save_leaves_a_mapped_load_intact(path):
     assert bits(mapped) == bits(w)
     os.unlink(path)
     assert bits(mapped) == bits(w)
+
+
+def test_truncating_a_mapped_file_kills_with_sigbus_as_documented(path):
+    """The documented cost of mmap=True: a zero-copy array over a truncated file raises SIGBUS
+    on access (in a child process; the default load turns truncation into CheckpointError)."""
+    key, _ = _aligned_file(path)
+    script = textwrap.dedent(f"""
+        import os, numpy as np, jaxinit
+        w = jaxinit.load({str(path)!r}, mmap=True)[{key!r}]
+        os.truncate({str(path)!r}, 0)
+        print(float(np.asarray(w).sum()))
+    """)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": REPO}
+    child = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert child.returncode == -signal.SIGBUS, child.stderr.decode()
