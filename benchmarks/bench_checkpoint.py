@@ -22,6 +22,9 @@ diagnostic row loads jaxinit's file with the crc32 checks switched off, to show 
     python benchmarks/bench_checkpoint.py [--repeats 3] [--dir /tmp] [--layers 12]
     python benchmarks/bench_checkpoint.py --small 1000,10000,100000   # many small arrays
 
+``--loads torch,jaxinit,jaxinit-mmap,...`` times only those loads (files saved once, untimed),
+interleaved, with ratios to the first.
+
 ``--small N,...`` measures instead files of N float32 arrays of 16 elements each (names
 ``layer{i}.w``), for torch, safetensors and jaxinit: how save and load scale with the number
 of arrays (linear is the goal).
@@ -42,8 +45,11 @@ import tempfile
 import time
 
 CONTENDERS = ["torch", "flax", "safetensors", "jaxinit"]
-# A load-only diagnostic row: jaxinit.load of jaxinit's file with its crc32 checks switched off.
+# Load-only rows, each reading the file of the contender it names first: jaxinit.load with its
+# checksum checks switched off (diagnostic), the memory-mapped loads (jaxinit.load(mmap=True),
+# with and without verify, and torch.load(mmap=True)).
 UNCHECKED = "jaxinit-unchecked"
+LOAD_ONLY = [UNCHECKED, "jaxinit-mmap", "jaxinit-mmap-noverify", "torch-mmap"]
 
 
 def gpt2_shapes(layers: int = 12, d: int = 768, vocab: int = 50257, ctx: int = 1024) -> dict:
@@ -87,7 +93,7 @@ def _payload(kind: str, shapes: dict) -> object:
 
     rng = np.random.default_rng(0)
     flat = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
-    if kind == "torch":
+    if kind.startswith("torch"):
         import torch
 
         return {k: torch.from_numpy(v) for k, v in flat.items()}
@@ -105,10 +111,13 @@ def _payload(kind: str, shapes: dict) -> object:
 
 def _ops(kind: str, shapes: dict):
     """(save(obj, path), load(path)) for one contender."""
-    if kind == "torch":
+    if kind in ("torch", "torch-mmap"):
         import torch
 
-        return (lambda obj, path: torch.save(obj, path)), (lambda path: torch.load(path))
+        mapped = kind == "torch-mmap"
+        return (lambda obj, path: torch.save(obj, path)), (
+            lambda path: torch.load(path, mmap=mapped)
+        )
     import jax
 
     if kind == "flax":
@@ -136,6 +145,9 @@ def _ops(kind: str, shapes: dict):
     if kind == "jaxinit-unchecked":  # diagnostic: what the crc32 verification costs
         checked = ser.api.verify_checkpoint
         ser.api.verify_checkpoint = lambda *a, **k: checked(*a, **k)._replace(sums=None)
+    if kind.startswith("jaxinit-mmap"):
+        verify = not kind.endswith("noverify")
+        return ser.save, lambda path: ser.load(path, mmap=True, verify=verify)
     return ser.save, ser.load
 
 
@@ -149,7 +161,7 @@ def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
     save, load = _ops(kind, tiny)  # warm-up
     warm = path + ".warmup"
     save(_payload(kind, tiny), warm)
-    jax.block_until_ready(load(warm)) if kind != "torch" else load(warm)
+    jax.block_until_ready(load(warm)) if not kind.startswith("torch") else load(warm)
     os.unlink(warm)
     save, load = _ops(kind, shapes)
     obj = _payload(kind, shapes) if op == "save" else None
@@ -161,7 +173,7 @@ def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
         save(obj, path)
     else:
         result = load(path)
-        if kind != "torch":
+        if not kind.startswith("torch"):
             jax.block_until_ready(result)
     seconds = time.perf_counter() - start
     _, peak = _memory()
@@ -190,6 +202,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12, help="GPT-2 blocks (12: 124M params)")
     parser.add_argument("--small", default="", help="comma-separated array counts: "
                         "files of that many 16-element arrays instead of GPT-2")
+    parser.add_argument("--loads", default="", help="comma-separated load rows (e.g. torch,"
+                        "jaxinit,jaxinit-mmap,torch-mmap): only these loads, interleaved, each "
+                        "file saved once untimed")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "OP", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -198,12 +213,16 @@ def main() -> None:
     if args.small:
         small_table([int(n) for n in args.small.split(",")], args)
         return
-    runs = [(k, op) for k in CONTENDERS for op in ("save", "load")] + [(UNCHECKED, "load")]
+    if args.loads:
+        loads_table(args.loads.split(","), args)
+        return
+    runs = [(k, op) for k in CONTENDERS for op in ("save", "load")]
+    runs += [(k, "load") for k in LOAD_ONLY]
     results: dict = {run_: [] for run_ in runs}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for repeat in range(args.repeats):
             for kind, op in runs:
-                path = os.path.join(tmp, f"gpt2.{kind.removesuffix('-unchecked')}")
+                path = os.path.join(tmp, f"gpt2.{kind.split('-')[0]}")
                 r = run(kind, op, path, args.layers)
                 results[kind, op].append(r)
                 print(f"# run {repeat + 1}/{args.repeats} {kind:<17} {op}: "
@@ -223,9 +242,35 @@ def main() -> None:
         size = results[kind, "save"][-1]["file"]
         print(f"| {kind} | {s['seconds']:.2f} | {ratio_s:.2f}x | {ld['seconds']:.2f} | "
               f"{ratio_l:.2f}x | {s['extra']:.2f}x | {ld['extra']:.2f}x | {size / 2**20:.1f} MiB |")
-    ld = med[UNCHECKED, "load"]
-    print(f"| ({UNCHECKED}: load without crc32 checks) | | | {ld['seconds']:.2f} | "
-          f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+    for kind in LOAD_ONLY:
+        ld = med[kind, "load"]
+        print(f"| ({kind}) | | | {ld['seconds']:.2f} | "
+              f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+
+
+def loads_table(kinds: list[str], args: argparse.Namespace) -> None:
+    """Load times only: each file saved once (untimed), then the loads interleaved."""
+    results: dict = {kind: [] for kind in kinds}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path_of = {kind: os.path.join(tmp, f"gpt2.{kind.split('-')[0]}") for kind in kinds}
+        for kind in dict.fromkeys(k.split("-")[0] for k in kinds):
+            run(kind, "save", os.path.join(tmp, f"gpt2.{kind}"), args.layers)
+        for repeat in range(args.repeats):
+            for kind in kinds:
+                r = run(kind, "load", path_of[kind], args.layers)
+                results[kind].append(r)
+                print(f"# run {repeat + 1}/{args.repeats} {kind:<22} load: {r['seconds']:.2f} s, "
+                      f"extra peak {r['extra']:.2f}x", file=sys.stderr)
+    med = {k: {f: statistics.median(r[f] for r in v) for f in ("seconds", "extra")}
+           for k, v in results.items()}
+    base = med[kinds[0]]["seconds"]
+    print(f"GPT-2 loads, median of {args.repeats} fresh processes, interleaved; load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print(f"| load | s | vs {kinds[0]} | extra peak memory |")
+    print("|---|---:|---:|---:|")
+    for kind in kinds:
+        m = med[kind]
+        print(f"| {kind} | {m['seconds']:.2f} | {m['seconds'] / base:.2f}x | {m['extra']:.2f}x |")
 
 
 def small_table(counts: list[int], args: argparse.Namespace) -> None:

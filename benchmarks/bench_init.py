@@ -7,9 +7,14 @@ torch, flax nnx, equinox, one naive jax.jit, and jaxinit, side by side in one ru
 * compile overhead (jaxinit): the durations jax reports for tracing, lowering and compiling
   (``jax.monitoring`` events) during the cold init, at 12 and at ``--deep`` blocks, with and
   without the garbage collector's pauses that fell inside them (``gc.callbacks``);
-* peak memory (jaxinit): VmHWM after the init minus VmRSS before it, over the parameters' bytes.
+* peak memory (jaxinit): VmHWM after the init minus VmRSS before it, over the parameters' bytes;
+* ``jaxinit_cached``: jaxinit with jax's persistent compilation cache switched on (filled by one
+  untimed process first): what a short-lived process pays when the compiled programs are on disk.
 
-Run: ``python benchmarks/bench_init.py [--repeats 3] [--only torch,jaxinit] [--deep 96]``.
+torch runs at 1 and at 2 intra-op threads (``torch1``, ``torch2``); ratios are to the faster of
+the two, cold and warm separately.
+
+Run: ``python benchmarks/bench_init.py [--repeats 3] [--only torch1,torch2,jaxinit] [--deep 96]``.
 Each contender/repeat is its own subprocess, run interleaved so load drifts hit all alike.
 """
 
@@ -18,13 +23,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 
 D, VOCAB, CONTEXT = 768, 50257, 1024
-CONTENDERS = ("torch", "jaxinit", "flax_nnx", "equinox", "naive_jit")
+CONTENDERS = ("torch1", "torch2", "jaxinit", "jaxinit_cached", "flax_nnx", "equinox", "naive_jit")
+TORCH = ("torch1", "torch2")  # torch at 1 and 2 intra-op threads; ratios are to the faster
 
 
 def _rss(field: str) -> int:
@@ -58,11 +65,11 @@ def gpt_class(nn, blocks: int):
     return GPT
 
 
-def run_torch(blocks: int):
+def run_torch(blocks: int, threads: int):
     import torch
     from torch import nn
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
 
     GPT = gpt_class(nn, blocks)
 
@@ -241,13 +248,42 @@ def worker(name: str, blocks: int) -> None:
         peak, nbytes = run_jaxinit(blocks, memory=True)
         print(json.dumps({"peak": peak, "nbytes": nbytes}))
         return
-    cold, warm, n, *compiled = globals()[f"run_{name}"](blocks)
+    if name in TORCH:
+        cold, warm, n = run_torch(blocks, int(name[-1]))
+        compiled = []
+    elif name == "jaxinit_cached":  # jax's persistent compilation cache, set by spawn's env
+        cold, warm, n, *compiled = run_jaxinit(blocks)
+    else:
+        cold, warm, n, *compiled = globals()[f"run_{name}"](blocks)
     print(json.dumps({"cold": cold, "warm": warm, "params": int(n), "compile": compiled}))
+
+
+_CACHE_DIR: list[str] = []  # jaxinit_cached's compilation cache (a temp dir, made on first use)
+
+
+def _cache_env() -> dict:
+    """jax's persistent compilation cache for every program (jax only caches programs that took
+    over 1 s to compile by default; jaxinit's two take ~0.2 s each)."""
+    if not _CACHE_DIR:
+        import tempfile
+
+        _CACHE_DIR.append(tempfile.mkdtemp(prefix="jaxinit-bench-cache-"))
+    return {
+        "JAX_COMPILATION_CACHE_DIR": _CACHE_DIR[0],
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
 
 
 def spawn(name: str, blocks: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--blocks", str(blocks)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = os.environ.copy()
+    if name == "jaxinit_cached":
+        if not _CACHE_DIR:  # fill the cache once, untimed
+            env.update(_cache_env())
+            subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+        env.update(_cache_env())
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -268,10 +304,11 @@ def main() -> None:
         for n in names:
             runs[n].append(spawn(n, args.blocks))
             print(f"  repeat {r + 1}: {n} {runs[n][-1]}", file=sys.stderr, flush=True)
-    base = runs.get("torch")
-    t_cold = statistics.median(x["cold"] for x in base) if base else None
-    t_warm = statistics.median(x["warm"] for x in base) if base else None
-    print(f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes")
+    bases = [runs[n] for n in TORCH if n in runs]
+    t_cold = min(statistics.median(x["cold"] for x in b) for b in bases) if bases else None
+    t_warm = min(statistics.median(x["warm"] for x in b) for b in bases) if bases else None
+    print(f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes; "
+          f"ratios to the faster torch (1 or 2 threads); load average {os.getloadavg()[0]:.1f}")
     print(f"| {'contender':<10} | params | cold s | cold / torch | warm s | warm / torch |")
     print("|---|---:|---:|---:|---:|---:|")
     for n in names:

@@ -160,3 +160,12 @@ def test_port_from_torch_finds_the_planted_padding_and_round_trips(capsys):
     assert result["losses"][-1] < result["losses"][0]
     assert "<All keys matched successfully>" in out
     assert "torch output == jaxinit output after training: True" in out
+
+
+def test_generate_gpt_compiles_once_and_matches_the_cacheless_forward(capsys):
+    result, out = run(capsys, "generate_gpt", "--new", "12")
+    # one program for the 1-token call and the 12-token call: lengths are traced values
+    assert "compiled programs: 1" in out and result["compiled"] == 1
+    assert result["agree"]  # the KV-cache steps predict what the full causal forward predicts
+    assert result["tokens"].shape == (5 + 12,)
+    assert "cached generation == cache-less forward's argmax: True" in out
