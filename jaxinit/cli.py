@@ -238,7 +238,11 @@ def read(path: str, progress: Any = None, *, unverified: bool = False) -> Any:
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
-        return interop_torch.torch_to_host(interop_torch.read_pt(path), progress=progress)
+        obj = interop_torch.read_pt(path)
+        try:
+            return interop_torch.torch_to_host(obj, progress=progress)
+        except ValueError as err:  # colliding names
+            raise serialization.CheckpointError(f"{path!r}: {err}") from err
     from jaxinit.interop import safetensors
 
     return safetensors.read_host(path, progress=progress)

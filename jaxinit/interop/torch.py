@@ -19,7 +19,9 @@ an ImportError that says how to install it. ``.pt`` files are read with
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -31,6 +33,7 @@ import numpy as np
 
 from jaxinit import serialization as _ser
 from jaxinit._tree import unflatten
+from jaxinit.interop.bounded import check_tree
 
 __all__ = ["from_torch", "load_pt", "save_pt", "to_torch"]
 
@@ -147,10 +150,14 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
                 progress(done, total)
             return array
         if isinstance(x, Mapping):
-            out = {}
+            out, original = {}, {}
             for key, value in x.items():
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise TypeError(f"cannot convert '{name}': key {key!r} is not a string")
+                if str(key) in out:  # the int 0 beside the str "0": one would be lost
+                    raise ValueError(f"keys {original[str(key)]!r} and {key!r} collide in "
+                                     f"'{name}': both are named {str(key)!r}; rename one")
+                original[str(key)] = key
                 out[str(key)] = convert(value, (*path, str(key)))
             return unflatten(out)
         if isinstance(x, (list, tuple)):
@@ -202,20 +209,38 @@ def host_to_torch(obj: Any) -> Any:
 
 
 def read_pt(path: str | os.PathLike) -> Any:
-    """``torch.load(path, map_location='cpu', weights_only=True)`` (memory-mapped when the file
-    allows), with errors that name the file."""
+    """``torch.load(path, map_location='cpu', weights_only=True)`` with jaxinit's guarantees:
+    errors that name the file, no hang and no signal.
+
+    The file is opened as :func:`jaxinit.load` opens its own (non-blocking, ``fstat``: a FIFO,
+    device or directory fails at once) and read with plain read calls, never memory-mapped (a
+    file truncated under a mapping kills the process with SIGBUS); a file that changes size
+    while it is read is an error. The result is checked by
+    :func:`jaxinit.interop.bounded.check_tree` (no cycles, no exponential sharing), so any walk
+    through its names ends.
+    """
     torch = _torch()
-    path = os.fspath(path)
-    with open(path, "rb") as file:
-        zipped = file.read(4) == b"PK\x03\x04"
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
-    except Exception as err:
-        raise _ser.CheckpointError(
-            f"{path!r}: torch.load(weights_only=True) cannot read it ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}). jaxinit reads only tensors, "
-            "containers and numbers, never arbitrary pickled objects"
-        ) from err
+    source = repr(os.fspath(path))
+    with _ser.open_regular(path) as raw, io.BufferedReader(raw, 1 << 20) as file:
+        size = os.fstat(raw.fileno()).st_size
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's warnings would split one-line errors
+                obj = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as err:
+            changed = os.fstat(raw.fileno()).st_size != size
+            raise _ser.CheckpointError(
+                f"{source}: the file changed size while it was read (was it overwritten?)"
+                if changed else
+                f"{source}: torch.load(weights_only=True) cannot read it ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}). jaxinit reads only tensors, "
+                "containers and numbers, never arbitrary pickled objects"
+            ) from err
+        if os.fstat(raw.fileno()).st_size != size:
+            raise _ser.CheckpointError(f"{source}: the file changed size while it was read "
+                                       "(was it overwritten?)")
+    check_tree(obj, source)
+    return obj
 
 
 def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True,
