@@ -319,8 +319,9 @@ def _rebuild(tree: Any, fn: Any) -> Any:
     return rebuild(tree, lambda _, leaf: fn(leaf))
 
 
-def _count_names(tree: Any) -> int:
-    return sum(1 for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray))
+def _count_names(tree: Any) -> int:  # numpy scalars are records (shape ()) like arrays
+    return sum(1 for _, leaf in serialization._walk(tree)
+               if isinstance(leaf, (np.ndarray, np.generic)))
 
 
 def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = False) -> str:

@@ -64,12 +64,15 @@ def check_tree(obj: Any, source: str) -> int:
             if grand is None or id(child) in expanded:
                 continue
             if id(child) in on_stack:
-                raise CheckpointError(f"{source}: a container holds itself (a cycle in the "
-                                      "pickled data): not a state_dict; the file is damaged "
-                                      "or crafted")
+                raise CheckpointError(
+                    f"{source}: a container holds itself (a cycle in the "
+                    "pickled data): not a state_dict; the file is damaged "
+                    "or crafted"
+                )
             if len(stack) >= MAX_DEPTH:
-                raise CheckpointError(f"{source}: containers nested deeper than {MAX_DEPTH} "
-                                      "levels: not a state_dict")
+                raise CheckpointError(
+                    f"{source}: containers nested deeper than {MAX_DEPTH} levels: not a state_dict"
+                )
             on_stack.add(id(child))
             keep.append(child)
             stack.append((child, grand, 0))
@@ -83,7 +86,8 @@ def check_tree(obj: Any, source: str) -> int:
             raise CheckpointError(
                 f"{source}: its containers are shared so often that a walk through every name "
                 f"would visit more than {limit:,} entries (from {len(expanded):,} distinct "
-                "containers): not a state_dict; the file is damaged or crafted")
+                "containers): not a state_dict; the file is damaged or crafted"
+            )
     return expanded[id(obj)]
 
 

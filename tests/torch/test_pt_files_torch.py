@@ -24,9 +24,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _run(script: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": REPO})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
 
 
 def test_shared_children_and_cycles_are_refused_at_once(tmp_path, capsys):
@@ -48,8 +53,7 @@ def test_shared_children_and_cycles_are_refused_at_once(tmp_path, capsys):
         load_pt(loop)
     for path in (wide, loop):
         assert cli.main(["inspect", str(path)]) == 1
-        assert cli.main(["convert", str(path), str(tmp_path / "o.msgpack"),
-                         "--no-progress"]) == 1
+        assert cli.main(["convert", str(path), str(tmp_path / "o.msgpack"), "--no-progress"]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 2 and all(line.startswith("jaxinit: error: ") for line in err)
 
@@ -80,7 +84,8 @@ def test_int_and_str_keys_that_collide_are_an_error(tmp_path):
 def test_fifo_named_pt_fails_at_once_in_every_reader(tmp_path):
     fifo = tmp_path / "pipe.pt"
     os.mkfifo(fifo)
-    proc = _run(f"""
+    proc = _run(
+        f"""
         from jaxinit import cli, CheckpointError
         from jaxinit.interop import load_pt
         try:
@@ -90,7 +95,9 @@ def test_fifo_named_pt_fails_at_once_in_every_reader(tmp_path):
         assert cli.main(["inspect", {str(fifo)!r}]) == 1
         assert cli.main(["convert", {str(fifo)!r}, {str(tmp_path / "o.msgpack")!r}]) == 1
         print("ok")
-    """, timeout=120)
+    """,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
@@ -116,5 +123,7 @@ def test_pt_truncated_while_read_is_an_error_not_a_signal(tmp_path):
             print("error:", err)
     """)
     assert proc.returncode != -signal.SIGBUS, "SIGBUS"
-    assert proc.returncode == 0 and "changed size" in proc.stdout, (proc.returncode,
-                                                                   proc.stderr[-2000:])
+    assert proc.returncode == 0 and "changed size" in proc.stdout, (
+        proc.returncode,
+        proc.stderr[-2000:],
+    )
