@@ -12,8 +12,9 @@ against the file before reading data (no mmap). ``num_batches_tracked`` is store
 torch keeps it, and int64 loads as int32 while ``jax_enable_x64`` is off (see
 :mod:`jaxinit.interop.torch`).
 
-Writing needs safetensors, an optional dependency imported only when needed:
-``pip install "jaxinit[safetensors]"``; reading does not.
+Neither reading nor writing needs the safetensors package (the format is a JSON header and
+the raw bytes); files are written through jaxinit.save's atomic writer (fsynced, renamed into
+place, an existing file's mode kept).
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         if path[-1] == "num_batches_tracked" and array.dtype == np.int32:
             array = array.astype(np.int64)
         arrays[name] = array
+    unflatten(dict.fromkeys(arrays))  # 'a' beside 'a.b': refused at write, not at read
     return arrays, aliases
 
 
@@ -227,11 +229,7 @@ def save_safetensors(variables: Any, path: str | os.PathLike, *,
         >>> save_safetensors(variables, "model.safetensors")
         >>> from safetensors.torch import load_file; net.load_state_dict(load_file(...))
     """
-    safetensors = _safetensors()
-    arrays, aliases = flat_arrays(variables)
-    header = dict(metadata or {})
-    if aliases:
-        header[ALIASES_KEY] = json.dumps(aliases)
-    _ser.atomic_write(
-        path, lambda _, tmp: safetensors.numpy.save_file(arrays, tmp, metadata=header or None)
-    )
+    from jaxinit.serialization.sharded_convert import write_safetensors
+
+    arrays, _ = flat_arrays(variables)  # a tie is one object at each name: listed as aliases
+    write_safetensors(arrays, path, None, metadata)  # streamed, fsynced, mode kept

@@ -200,6 +200,8 @@ def host_to_torch(obj: Any) -> Any:
                         raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
                                          "in the flat state_dict; rename one")
                     flat[name] = v
+            if not path:  # 'a' beside 'a.b': refused at write, not when read back
+                unflatten(dict.fromkeys(flat))
             return flat
         if isinstance(x, (list, tuple)):
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
@@ -328,11 +330,39 @@ def save_pt(variables: Any, path: str | os.PathLike) -> None:
 
 
 def write_pt(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save(obj, path)`` through a temporary file, fsync and rename."""
+    """``torch.save(obj, path)`` through a temporary file, fsync and rename.
+
+    A failed write (a full disk) raises the ``OSError`` itself, naming the file and saying the
+    previous file is unchanged (torch would report an "enforce fail" RuntimeError)."""
     torch = _torch()
 
     def write(fd: int, _: str) -> None:
-        with open(fd, "wb", closefd=False) as file:
-            torch.save(obj, file)
+        with _Recording(fd) as file:
+            try:
+                torch.save(obj, file)
+            except RuntimeError:
+                if file.error is not None:
+                    raise file.error from None
+                raise
 
     _ser.atomic_write(path, write)
+
+
+class _Recording(io.FileIO):
+    """A file whose first write error is kept: torch.save reports it only as a RuntimeError."""
+
+    error: OSError | None = None
+
+    def __init__(self, fd: int):
+        super().__init__(fd, "wb", closefd=False)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        try:
+            done = 0
+            while done < len(view):  # every byte, as a buffered file writes them
+                done += super().write(view[done:])
+            return done
+        except OSError as err:
+            self.error = self.error or err
+            raise
