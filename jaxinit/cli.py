@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any, NamedTuple, TextIO
 
 import numpy as np
@@ -379,19 +380,33 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("--unverified", action="store_true",
                            help="also read msgpack files without jaxinit checksums (flax's)")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "inspect":
-            print(inspect(args.file))
-        else:
-            print(convert(args.src, args.dst, progress=not args.no_progress,
-                          unverified=args.unverified))
-    except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
-        print(f"jaxinit: error: {printable(str(err))}", file=sys.stderr)
-        return 1
-    except Exception as err:  # anything else from a hostile file: one line, never a traceback
-        print(f"jaxinit: error: {type(err).__name__}: {printable(str(err))}", file=sys.stderr)
-        return 1
+    # warnings (torch's, numpy's) would add lines around the one-line report: an error drops
+    # them, a success shows each as one line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.command == "inspect":
+                report = inspect(args.file)
+            else:
+                report = convert(args.src, args.dst, progress=not args.no_progress,
+                                 unverified=args.unverified)
+        except (serialization.CheckpointError, OSError, ImportError, TypeError,
+                ValueError) as err:
+            print(f"jaxinit: error: {_one_line(str(err))}", file=sys.stderr)
+            return 1
+        except Exception as err:  # anything else from a hostile file: one line, no traceback
+            print(f"jaxinit: error: {type(err).__name__}: {_one_line(str(err))}",
+                  file=sys.stderr)
+            return 1
+    for warning in dict.fromkeys(_one_line(str(w.message)) for w in caught):
+        print(f"jaxinit: warning: {warning}", file=sys.stderr)
+    print(report)
     return 0
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: its line breaks become spaces, control characters are escaped."""
+    return printable(" ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 if __name__ == "__main__":

@@ -84,10 +84,9 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     """
     torch = _torch()
     table = _dtypes(torch)
+    check_tensor(tensor)
     if tensor.dtype not in table:
         raise TypeError(f"torch dtype {tensor.dtype} has no numpy/JAX equivalent")
-    if tensor.layout != torch.strided:
-        raise TypeError(f"cannot convert a {tensor.layout} tensor; call .to_dense() first")
     dtype = table[tensor.dtype]
     tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
     if _native(dtype):
@@ -98,6 +97,26 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     out = _ser.aligned_empty(source.nbytes).view(dtype).reshape(source.shape)
     np.copyto(out, source)
     return out
+
+
+def check_tensor(tensor: Any) -> None:
+    """Raise a TypeError saying what to do when ``tensor`` has no plain data to copy: a meta
+    tensor (no data at all), a sparse or other non-strided layout, a quantized tensor.
+
+    Example::
+
+        >>> check_tensor(torch.empty(2, device="meta"))  # TypeError: ... meta tensor ...
+    """
+    torch = _torch()
+    if tensor.is_meta:
+        raise TypeError("it is a meta tensor, which has no data (made on device='meta', e.g. "
+                        "by a model built without weights): load real weights into the model "
+                        "first (module.to_empty(device='cpu'), then load_state_dict)")
+    if tensor.layout != torch.strided:
+        raise TypeError(f"it is a {tensor.layout} tensor; call .to_dense() first")
+    if tensor.is_quantized:
+        raise TypeError(f"it is a quantized tensor ({tensor.dtype}); call .dequantize() first "
+                        "(or .int_repr() for its stored integers)")
 
 
 def numpy_to_tensor(array: Any) -> Any:
@@ -126,8 +145,12 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
     torch = _torch()
     memo: dict[tuple, np.ndarray] = {}
     tensors = {}
-    for _, leaf in _ser._walk(obj):
+    for path, leaf in _ser._walk(obj):
         if isinstance(leaf, torch.Tensor):
+            try:
+                check_tensor(leaf)  # (before its storage is touched)
+            except TypeError as err:
+                raise TypeError(f"cannot convert '{_ser._dotted(path)}': {err}") from err
             tensors[_storage_key(leaf) or id(leaf)] = leaf
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0

@@ -127,3 +127,26 @@ def test_pt_truncated_while_read_is_an_error_not_a_signal(tmp_path):
         proc.returncode,
         proc.stderr[-2000:],
     )
+
+
+def test_meta_sparse_and_quantized_tensors_say_what_to_do():
+    import warnings
+
+    import jax
+
+    from jaxinit import nn
+    from jaxinit.interop import from_torch
+
+    net = nn.Linear(2, 2)
+    variables = net.init(jax.random.key(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates quantized tensors
+        quantized = torch.quantize_per_tensor(torch.ones(2, 2), 0.1, 0, torch.qint8)
+    for tensor, hint in ((torch.empty(2, 2, device="meta"), "meta tensor"),
+                         (torch.eye(2).to_sparse(), r"to_dense\(\)"),
+                         (quantized, r"dequantize\(\)")):
+        state_dict = {"weight": tensor, "bias": torch.ones(2)}
+        with pytest.raises(RuntimeError, match=f'parameter named "weight": .*{hint}'):
+            net.load_state_dict(variables, state_dict)
+        with pytest.raises(TypeError, match=f"cannot convert 'weight': .*{hint}"):
+            from_torch(state_dict)
