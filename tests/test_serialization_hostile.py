@@ -160,3 +160,22 @@ def test_save_to_a_255_byte_file_name(tmp_path):
     target = tmp_path / ("n" * 255)
     save({"a": 1}, target)
     assert load(target) == {"a": 1} and os.listdir(tmp_path) == ["n" * 255]
+
+
+@pytest.mark.parametrize("name", ["int4", "uint4", "int2", "uint2", "float4_e2m1fn"])
+def test_sub_byte_dtypes_round_trip_bit_for_bit(path, name):
+    """Every value of a sub-byte dtype comes back with the bits it was saved with: numpy holds
+    one value per byte (low bits), jax drops the high bits, so save writes them as zero."""
+    import jax.numpy as jnp
+    import ml_dtypes
+
+    from jaxinit.serialization import read_host
+
+    dtype = np.dtype(getattr(ml_dtypes, name))
+    every_byte = np.arange(256, dtype=np.uint8).view(dtype)  # high bits set in most
+    low = np.arange(256, dtype=np.uint8) & (3 if name.endswith("2") else 15)
+    save({"numpy": every_byte, "jax": jnp.asarray(every_byte)}, path)
+    for tree in (load(path), read_host(path)):
+        for key in ("numpy", "jax"):
+            got = np.asarray(tree[key])
+            assert got.dtype == dtype and (got.view(np.uint8) == low).all(), key

@@ -58,6 +58,10 @@ DTYPES.update(
     if hasattr(ml_dtypes, name)
 )
 
+# dtypes narrower than a byte: numpy (ml_dtypes) holds one value per byte in its low bits and
+# ignores the others, jax drops them; save writes them as zero so loaded bits equal saved bits
+SUB_BYTE_BITS = {"int2": 2, "uint2": 2, "int4": 4, "uint4": 4, "float4_e2m1fn": 4}
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded: a foreign, truncated or corrupted file, or one that
