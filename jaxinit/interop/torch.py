@@ -298,6 +298,10 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         host = torch_to_host(obj)
     except ValueError as err:  # colliding names
         raise _ser.CheckpointError(f"{source}: {err}") from err
+    except TypeError as err:  # what a file holds is the file's problem, named as such
+        if source == "torch state_dict":
+            raise
+        raise _ser.CheckpointError(f"{source}: {err}") from err
     return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
                          source=source)
 
