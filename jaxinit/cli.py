@@ -241,7 +241,7 @@ def read(path: str, progress: Any = None, *, unverified: bool = False) -> Any:
 
         obj = interop_torch.read_pt(path)
         try:
-            return interop_torch.torch_to_host(obj, progress=progress)
+            return interop_torch.torch_to_host(obj, progress=progress, copy=False)
         except ValueError as err:  # colliding names
             raise serialization.CheckpointError(f"{path!r}: {err}") from err
     from jaxinit.interop import safetensors

@@ -77,10 +77,13 @@ def _bits(torch: Any, itemsize: int) -> tuple[Any, np.dtype]:
     return {1: (torch.uint8, np.dtype(np.uint8)), 2: (torch.int16, np.dtype(np.int16))}[itemsize]
 
 
-def tensor_to_numpy(tensor: Any) -> np.ndarray:
+def tensor_to_numpy(tensor: Any, *, copy: bool = True) -> np.ndarray:
     """A torch tensor as a new, 64-byte aligned numpy array with the same bits.
 
     The copy is the array's own memory: training the torch model afterwards cannot change it.
+    ``copy=False`` (for tensors nobody else holds, e.g. just read from a file) returns a view
+    of the tensor's memory instead when it is C-contiguous and 64-byte aligned (so jax adopts
+    it without a copy either).
     """
     torch = _torch()
     table = _dtypes(torch)
@@ -94,6 +97,8 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     else:
         int_type, _ = _bits(torch, dtype.itemsize)
         source = tensor.view(int_type).numpy().view(dtype)
+    if not copy and source.flags.c_contiguous and source.ctypes.data % 64 == 0:
+        return source
     out = _ser.aligned_empty(source.nbytes).view(dtype).reshape(source.shape)
     np.copyto(out, source)
     return out
@@ -139,9 +144,11 @@ def _storage_key(t: Any) -> tuple | None:
             t.dtype)
 
 
-def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None) -> Any:
+def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None,
+                  copy: bool = True) -> Any:
     """Tensors anywhere in ``obj`` (dicts, lists, tuples) -> numpy arrays, dtypes unchanged;
-    dicts keyed by dotted names -> nested dicts; tensors sharing storage -> one array."""
+    dicts keyed by dotted names -> nested dicts; tensors sharing storage -> one array.
+    ``copy=False``: arrays may share the tensors' memory (see :func:`tensor_to_numpy`)."""
     torch = _torch()
     memo: dict[tuple, np.ndarray] = {}
     tensors = {}
@@ -163,7 +170,7 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
             if key is not None and key in memo:
                 return memo[key]
             try:
-                array = tensor_to_numpy(x)
+                array = tensor_to_numpy(x, copy=copy)
             except TypeError as err:
                 raise TypeError(f"cannot convert '{name}': {err}") from err
             if key is not None:
@@ -246,12 +253,16 @@ def read_pt(path: str | os.PathLike) -> Any:
     """
     torch = _torch()
     source = repr(os.fspath(path))
-    with _ser.open_regular(path) as raw, io.BufferedReader(raw, 1 << 20) as file:
+    with _ser.open_regular(path) as raw:
         size = os.fstat(raw.fileno()).st_size
+        # torch's own reader (faster than through a Python file object), on the descriptor
+        # checked above: the regular file already open, never a path swapped meanwhile
+        by_fd = f"/proc/self/fd/{raw.fileno()}"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch's warnings would split one-line errors
-                obj = torch.load(file, map_location="cpu", weights_only=True)
+                obj = torch.load(by_fd if os.path.exists(by_fd) else raw, map_location="cpu",
+                                 weights_only=True, mmap=False)
         except Exception as err:
             changed = os.fstat(raw.fileno()).st_size != size
             raise _ser.CheckpointError(
@@ -289,13 +300,14 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         >>> variables['0']['weight'].shape
         (256, 20)
     """
-    if isinstance(state_dict_or_path, (str, os.PathLike)):
+    from_file = isinstance(state_dict_or_path, (str, os.PathLike))
+    if from_file:
         source = repr(os.fspath(state_dict_or_path))
         obj = read_pt(state_dict_or_path)
     else:
         source, obj = "torch state_dict", state_dict_or_path
     try:
-        host = torch_to_host(obj)
+        host = torch_to_host(obj, copy=not from_file)  # a file's tensors are ours alone
     except ValueError as err:  # colliding names
         raise _ser.CheckpointError(f"{source}: {err}") from err
     except TypeError as err:  # what a file holds is the file's problem, named as such
