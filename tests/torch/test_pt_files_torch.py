@@ -142,9 +142,11 @@ def test_meta_sparse_and_quantized_tensors_say_what_to_do():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch deprecates quantized tensors
         quantized = torch.quantize_per_tensor(torch.ones(2, 2), 0.1, 0, torch.qint8)
-    for tensor, hint in ((torch.empty(2, 2, device="meta"), "meta tensor"),
-                         (torch.eye(2).to_sparse(), r"to_dense\(\)"),
-                         (quantized, r"dequantize\(\)")):
+    for tensor, hint in (
+        (torch.empty(2, 2, device="meta"), "meta tensor"),
+        (torch.eye(2).to_sparse(), r"to_dense\(\)"),
+        (quantized, r"dequantize\(\)"),
+    ):
         state_dict = {"weight": tensor, "bias": torch.ones(2)}
         with pytest.raises(RuntimeError, match=f'parameter named "weight": .*{hint}'):
             net.load_state_dict(variables, state_dict)
