@@ -105,9 +105,10 @@ def entries(path: str) -> list[Entry]:
         tree = interop_torch.read_pt(path)
         is_array = lambda x: isinstance(x, torch.Tensor)  # noqa: E731
 
-        def key(t: Any) -> Any:
+        def key(t: Any) -> Any:  # (sparse and meta tensors have no storage to share)
+            plain = t.numel() and t.layout == torch.strided and not t.is_meta
             return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                    t.stride(), t.dtype) if t.numel() else id(t)
+                    t.stride(), t.dtype) if plain else id(t)
 
         def dtype(t: Any) -> str:
             return str(t.dtype).removeprefix("torch.")
@@ -242,7 +243,7 @@ def read(path: str, progress: Any = None, *, unverified: bool = False) -> Any:
         obj = interop_torch.read_pt(path)
         try:
             return interop_torch.torch_to_host(obj, progress=progress, copy=False)
-        except ValueError as err:  # colliding names
+        except (TypeError, ValueError) as err:  # colliding names, unconvertible tensors
             raise serialization.CheckpointError(f"{path!r}: {err}") from err
     from jaxinit.interop import safetensors
 

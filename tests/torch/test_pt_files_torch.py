@@ -152,3 +152,19 @@ def test_meta_sparse_and_quantized_tensors_say_what_to_do():
             net.load_state_dict(variables, state_dict)
         with pytest.raises(TypeError, match=f"cannot convert 'weight': .*{hint}"):
             from_torch(state_dict)
+
+
+def test_sparse_pt_is_listed_by_inspect_and_refused_by_convert_naming_file_and_key(
+    tmp_path, capsys
+):
+    path = tmp_path / "legacy.pt"  # torch's legacy (pickle) format, read the same way
+    torch.save(
+        {"a": torch.ones(2), "s": torch.eye(2).to_sparse()},
+        path,
+        _use_new_zipfile_serialization=False,
+    )
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "\ns     (2, 2)  float32      4\n" in capsys.readouterr().out
+    assert cli.main(["convert", str(path), str(tmp_path / "o.msgpack"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{str(path)!r}: cannot convert 's': it is a torch.sparse_coo tensor" in err, err
