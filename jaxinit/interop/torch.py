@@ -33,7 +33,7 @@ import numpy as np
 
 from jaxinit import serialization as _ser
 from jaxinit._tree import unflatten
-from jaxinit.interop.bounded import check_tree
+from jaxinit.interop.bounded import check_pickle, check_tree
 
 __all__ = ["from_torch", "load_pt", "save_pt", "to_torch"]
 
@@ -255,6 +255,7 @@ def read_pt(path: str | os.PathLike) -> Any:
     source = repr(os.fspath(path))
     with _ser.open_regular(path) as raw:
         size = os.fstat(raw.fileno()).st_size
+        check_pickle(raw, size, source)  # bounded before torch builds anything
         # torch's own reader (faster than through a Python file object), on the descriptor
         # checked above: the regular file already open, never a path swapped meanwhile
         by_fd = f"/proc/self/fd/{raw.fileno()}"

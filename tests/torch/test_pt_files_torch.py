@@ -168,3 +168,33 @@ def test_sparse_pt_is_listed_by_inspect_and_refused_by_convert_naming_file_and_k
     assert cli.main(["convert", str(path), str(tmp_path / "o.msgpack"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert f"{str(path)!r}: cannot convert 's': it is a torch.sparse_coo tensor" in err, err
+
+
+def test_a_pickle_of_millions_of_empty_dicts_is_refused_before_unpickling(tmp_path):
+    """2M empty dicts in a 2 MB torch zip took torch.load ~50 s and ~800 MB; the pickle is now
+    scanned first (no object built) and refused within a 100 MB limit."""
+    import pickle
+    import zipfile
+
+    good = tmp_path / "good.pt"
+    torch.save({"a": torch.ones(1)}, good)
+    crafted = tmp_path / "dicts.pt"
+    body = pickle.PROTO + b"\x02" + b"](" + b"}" * 2_000_000 + b"e."
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(crafted, "w") as zout:
+        for info in zin.infolist():
+            data = body if info.filename.endswith("/data.pkl") else zin.read(info)
+            zout.writestr(info.filename, data)
+    proc = _run(f"""
+        import resource
+        from jaxinit import CheckpointError
+        from jaxinit.interop import load_pt
+        assert load_pt({str(good)!r})["a"].shape == (1,)
+        virtual = int(open("/proc/self/statm").read().split()[0]) * 4096
+        resource.setrlimit(resource.RLIMIT_DATA, (virtual + (100 << 20), resource.RLIM_INFINITY))
+        try:
+            load_pt({str(crafted)!r})
+        except CheckpointError as err:
+            print("error:", err)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "its pickle builds more than" in proc.stdout, proc.stdout
