@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any, NamedTuple, TextIO
 
 import numpy as np
@@ -104,9 +105,10 @@ def entries(path: str) -> list[Entry]:
         tree = interop_torch.read_pt(path)
         is_array = lambda x: isinstance(x, torch.Tensor)  # noqa: E731
 
-        def key(t: Any) -> Any:
+        def key(t: Any) -> Any:  # (sparse and meta tensors have no storage to share)
+            plain = t.numel() and t.layout == torch.strided and not t.is_meta
             return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                    t.stride(), t.dtype) if t.numel() else id(t)
+                    t.stride(), t.dtype) if plain else id(t)
 
         def dtype(t: Any) -> str:
             return str(t.dtype).removeprefix("torch.")
@@ -238,7 +240,11 @@ def read(path: str, progress: Any = None, *, unverified: bool = False) -> Any:
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
-        return interop_torch.torch_to_host(interop_torch.read_pt(path), progress=progress)
+        obj = interop_torch.read_pt(path)
+        try:
+            return interop_torch.torch_to_host(obj, progress=progress, copy=False)
+        except (TypeError, ValueError) as err:  # colliding names, unconvertible tensors
+            raise serialization.CheckpointError(f"{path!r}: {err}") from err
     from jaxinit.interop import safetensors
 
     return safetensors.read_host(path, progress=progress)
@@ -315,8 +321,9 @@ def _rebuild(tree: Any, fn: Any) -> Any:
     return rebuild(tree, lambda _, leaf: fn(leaf))
 
 
-def _count_names(tree: Any) -> int:
-    return sum(1 for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray))
+def _count_names(tree: Any) -> int:  # numpy scalars are records (shape ()) like arrays
+    return sum(1 for _, leaf in serialization._walk(tree)
+               if isinstance(leaf, (np.ndarray, np.generic)))
 
 
 def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = False) -> str:
@@ -374,19 +381,33 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("--unverified", action="store_true",
                            help="also read msgpack files without jaxinit checksums (flax's)")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "inspect":
-            print(inspect(args.file))
-        else:
-            print(convert(args.src, args.dst, progress=not args.no_progress,
-                          unverified=args.unverified))
-    except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
-        print(f"jaxinit: error: {printable(str(err))}", file=sys.stderr)
-        return 1
-    except Exception as err:  # anything else from a hostile file: one line, never a traceback
-        print(f"jaxinit: error: {type(err).__name__}: {printable(str(err))}", file=sys.stderr)
-        return 1
+    # warnings (torch's, numpy's) would add lines around the one-line report: an error drops
+    # them, a success shows each as one line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.command == "inspect":
+                report = inspect(args.file)
+            else:
+                report = convert(args.src, args.dst, progress=not args.no_progress,
+                                 unverified=args.unverified)
+        except (serialization.CheckpointError, OSError, ImportError, TypeError,
+                ValueError) as err:
+            print(f"jaxinit: error: {_one_line(str(err))}", file=sys.stderr)
+            return 1
+        except Exception as err:  # anything else from a hostile file: one line, no traceback
+            print(f"jaxinit: error: {type(err).__name__}: {_one_line(str(err))}",
+                  file=sys.stderr)
+            return 1
+    for warning in dict.fromkeys(_one_line(str(w.message)) for w in caught):
+        print(f"jaxinit: warning: {warning}", file=sys.stderr)
+    print(report)
     return 0
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: its line breaks become spaces, control characters are escaped."""
+    return printable(" ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 if __name__ == "__main__":

@@ -71,3 +71,29 @@ def mlp_variables(key, d_in=20, hidden=256, d_out=10):
 def mlp(v, x):
     h = jax.nn.relu(x @ v["hidden"]["weight"].T + v["hidden"]["bias"][None])
     return h @ v["output"]["weight"].T + v["output"]["bias"][None]
+
+
+def mutation_strategy():
+    """Hypothesis strategy of damage to a file's bytes: ``mutate(data, m)`` applies one (a byte
+    set to a value, a truncation, or a range replaced, duplicated or deleted)."""
+    from hypothesis import strategies as st
+
+    return st.tuples(st.sampled_from(["byte", "truncate", "replace", "duplicate", "delete"]),
+                     st.floats(0, 1, exclude_max=True), st.integers(0, 255),
+                     st.integers(0, 12), st.binary(max_size=12))
+
+
+def mutate(data: bytes, mutation: tuple) -> bytes:
+    """``data`` with one mutation of :func:`mutation_strategy` applied."""
+    how, where, value, length, insert = mutation
+    i = int(where * len(data))
+    if how == "byte":
+        return data[:i] + bytes([value]) + data[i + 1 :]
+    if how == "truncate":
+        return data[:i]
+    piece = data[i : i + length]
+    if how == "replace":
+        return data[:i] + insert + data[i + length :]
+    if how == "duplicate":
+        return data[:i] + piece + piece + data[i + length :]
+    return data[:i] + data[i + length :]

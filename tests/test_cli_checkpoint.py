@@ -64,3 +64,30 @@ def test_flax_files_convert_only_when_asked(tmp_path):
     proc = run_cli("convert", str(src), dst, "--no-progress")
     assert proc.returncode == 1 and "verify=False" in proc.stderr
     assert cli.main(["convert", str(src), dst, "--no-progress", "--unverified"]) == 0
+
+
+def test_warnings_never_split_the_one_line_report(tmp_path, capsys, monkeypatch):
+    """A library warning (torch warns while reading some files) is dropped on an error and
+    shown as one line on success; the error itself stays one line."""
+    import warnings
+
+    path = tmp_path / "w.msgpack"
+    save({"w": np.ones(2, np.float32)}, path)
+    real = cli.entries
+
+    def warn_then(fail):
+        def entries(p):
+            warnings.warn("first line\nsecond line", UserWarning, stacklevel=1)
+            if fail:
+                raise ValueError("bad\nfile")
+            return real(p)
+        return entries
+
+    monkeypatch.setattr(cli, "entries", warn_then(True))
+    assert cli.main(["inspect", str(path)]) == 1
+    assert capsys.readouterr().err == "jaxinit: error: bad file\n"
+    monkeypatch.setattr(cli, "entries", warn_then(False))
+    assert cli.main(["inspect", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "jaxinit: warning: first line second line\n"
+    assert captured.out.startswith("name")

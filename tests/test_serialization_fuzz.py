@@ -1,6 +1,8 @@
 """Fuzzing jaxinit.serialization's reader: single-byte changes, truncations and structured
 mutations of several checkpoints either raise CheckpointError or load exactly the saved value.
-(A longer run: benchmarks/fuzz_checkpoint.py.)"""
+(A longer run: benchmarks/fuzz_checkpoint.py.) The safetensors reader, which has no checksums,
+must raise CheckpointError or return arrays of the header's shapes and dtypes (the .pt reader:
+tests/torch/test_serialization_fuzz_torch.py)."""
 
 import os
 import sys
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from jaxinit.serialization import CheckpointError, load, save
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ckpt_cases import cases, same  # noqa: E402
+from _ckpt_cases import cases, mutate, mutation_strategy, same  # noqa: E402
 
 CASES = cases()
 
@@ -86,3 +88,39 @@ def test_every_single_byte_change_of_a_tuple_root_is_caught(files):
             data = bytearray(original)
             data[i] = value
             check(files, "tuple_root", bytes(data))
+
+
+@pytest.fixture(scope="module")
+def safetensors_file(tmp_path_factory):
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxinit.interop import save_safetensors
+
+    path = str(tmp_path_factory.mktemp("fuzz_st") / "m.safetensors")
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    save_safetensors({"enc": {"weight": w, "bias": jnp.ones(3, jnp.bfloat16)},
+                      "head": {"weight": w}, "n": np.array(7, np.int64)}, path)
+    return path, open(path, "rb").read()
+
+
+@FUZZ
+@given(mutation=mutation_strategy())
+def test_safetensors_reader_raises_checkpoint_error_or_reads_what_the_header_says(
+        safetensors_file, mutation):
+    from jaxinit.interop.safetensors import read_header, read_host
+    from jaxinit.serialization.paths import dotted, walk
+
+    path, original = safetensors_file
+    victim = path + ".victim.safetensors"
+    with open(victim, "wb") as f:
+        f.write(mutate(original, mutation))
+    try:
+        header, _ = read_header(victim)
+        tree = read_host(victim)
+    except CheckpointError:
+        return
+    described = {name: (shape, dtype) for name, shape, dtype in header}
+    for p, leaf in walk(tree):
+        if dotted(p) in described:
+            assert (leaf.shape, leaf.dtype.name) == described[dotted(p)]

@@ -1,8 +1,8 @@
 """Checkpoints from and to other frameworks: PyTorch (``.pt``) and safetensors.
 
-Both are optional: ``jaxinit.interop.torch`` needs ``pip install "jaxinit[torch]"`` and
-``jaxinit.interop.safetensors`` needs ``pip install "jaxinit[safetensors]"``; importing these
-modules is always fine, the functions say what to install when called without it.
+``jaxinit.interop.torch`` needs ``pip install "jaxinit[torch]"`` (importing the module is always
+fine; its functions say what to install when called without torch); ``jaxinit.interop.
+safetensors`` reads and writes the format itself, without the safetensors package.
 """
 
 from jaxinit.interop.safetensors import load_safetensors, save_safetensors

@@ -12,13 +12,15 @@ against the file before reading data (no mmap). ``num_batches_tracked`` is store
 torch keeps it, and int64 loads as int32 while ``jax_enable_x64`` is off (see
 :mod:`jaxinit.interop.torch`).
 
-Writing needs safetensors, an optional dependency imported only when needed:
-``pip install "jaxinit[safetensors]"``; reading does not.
+Neither reading nor writing needs the safetensors package (the format is a JSON header and
+the raw bytes); files are written through jaxinit.save's atomic writer (fsynced, renamed into
+place, an existing file's mode kept).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -44,6 +46,7 @@ DTYPE_NAMES = {
     "F8_E5M2FNUZ": "float8_e5m2fnuz", "F8_E8M0": "float8_e8m0fnu",
 }
 _MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
+_MAX_ELEMENTS = 2**62  # product of the nonzero dimensions, as jaxinit's own files
 
 
 def _safetensors() -> Any:
@@ -63,6 +66,21 @@ class _Entry(NamedTuple):
     end: int
 
 
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (a tensor named twice is refused, as the
+    safetensors library refuses it; ``json`` alone would keep the last silently)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _Duplicate(f"the name {twice!r} appears twice")
+    return out
+
+
 def _parse_header(file: Any, source: str) -> tuple[list[_Entry], dict[str, str]]:
     """The header, every field checked against the file: entries in file order, metadata."""
     size = os.fstat(file.fileno()).st_size
@@ -71,8 +89,8 @@ def _parse_header(file: Any, source: str) -> tuple[list[_Entry], dict[str, str]]
     if not 2 <= n <= min(size - 8, _MAX_HEADER):
         raise _ser.CheckpointError(f"{source}: not a valid safetensors file (bad header length)")
     try:
-        header = json.loads(file.read(n))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        header = json.loads(file.read(n), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, _Duplicate) as err:
         raise _ser.CheckpointError(f"{source}: not a valid safetensors file (header: {err})"
                                    ) from err
     if not isinstance(header, dict):
@@ -85,7 +103,8 @@ def _parse_header(file: Any, source: str) -> tuple[list[_Entry], dict[str, str]]
         ok = isinstance(info, dict) and info.get("dtype") in DTYPE_NAMES
         shape, offsets = (info.get("shape"), info.get("data_offsets")) if ok else (None, None)
         ok = ok and isinstance(shape, list) and len(shape) <= 64 and all(
-            type(d) is int and 0 <= d < 2**62 for d in shape)
+            type(d) is int and 0 <= d < 2**62 for d in shape) and (
+            math.prod(max(d, 1) for d in shape) < _MAX_ELEMENTS)  # [0, 2**40, 2**40]: refused
         ok = ok and isinstance(offsets, list) and len(offsets) == 2 and all(
             type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1] <= size - base
         dtype = DTYPE_NAMES[info["dtype"]] if ok else ""
@@ -211,6 +230,7 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         if path[-1] == "num_batches_tracked" and array.dtype == np.int32:
             array = array.astype(np.int64)
         arrays[name] = array
+    unflatten(dict.fromkeys(arrays))  # 'a' beside 'a.b': refused at write, not at read
     return arrays, aliases
 
 
@@ -227,11 +247,7 @@ def save_safetensors(variables: Any, path: str | os.PathLike, *,
         >>> save_safetensors(variables, "model.safetensors")
         >>> from safetensors.torch import load_file; net.load_state_dict(load_file(...))
     """
-    safetensors = _safetensors()
-    arrays, aliases = flat_arrays(variables)
-    header = dict(metadata or {})
-    if aliases:
-        header[ALIASES_KEY] = json.dumps(aliases)
-    _ser.atomic_write(
-        path, lambda _, tmp: safetensors.numpy.save_file(arrays, tmp, metadata=header or None)
-    )
+    from jaxinit.serialization.sharded_convert import write_safetensors
+
+    arrays, _ = flat_arrays(variables)  # a tie is one object at each name: listed as aliases
+    write_safetensors(arrays, path, None, metadata)  # streamed, fsynced, mode kept

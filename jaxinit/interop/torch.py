@@ -19,7 +19,9 @@ an ImportError that says how to install it. ``.pt`` files are read with
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -31,6 +33,7 @@ import numpy as np
 
 from jaxinit import serialization as _ser
 from jaxinit._tree import unflatten
+from jaxinit.interop.bounded import check_pickle, check_tree
 
 __all__ = ["from_torch", "load_pt", "save_pt", "to_torch"]
 
@@ -74,17 +77,19 @@ def _bits(torch: Any, itemsize: int) -> tuple[Any, np.dtype]:
     return {1: (torch.uint8, np.dtype(np.uint8)), 2: (torch.int16, np.dtype(np.int16))}[itemsize]
 
 
-def tensor_to_numpy(tensor: Any) -> np.ndarray:
+def tensor_to_numpy(tensor: Any, *, copy: bool = True) -> np.ndarray:
     """A torch tensor as a new, 64-byte aligned numpy array with the same bits.
 
     The copy is the array's own memory: training the torch model afterwards cannot change it.
+    ``copy=False`` (for tensors nobody else holds, e.g. just read from a file) returns a view
+    of the tensor's memory instead when it is C-contiguous and 64-byte aligned (so jax adopts
+    it without a copy either).
     """
     torch = _torch()
     table = _dtypes(torch)
+    check_tensor(tensor)
     if tensor.dtype not in table:
         raise TypeError(f"torch dtype {tensor.dtype} has no numpy/JAX equivalent")
-    if tensor.layout != torch.strided:
-        raise TypeError(f"cannot convert a {tensor.layout} tensor; call .to_dense() first")
     dtype = table[tensor.dtype]
     tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
     if _native(dtype):
@@ -92,9 +97,31 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     else:
         int_type, _ = _bits(torch, dtype.itemsize)
         source = tensor.view(int_type).numpy().view(dtype)
+    if not copy and source.flags.c_contiguous and source.ctypes.data % 64 == 0:
+        return source
     out = _ser.aligned_empty(source.nbytes).view(dtype).reshape(source.shape)
     np.copyto(out, source)
     return out
+
+
+def check_tensor(tensor: Any) -> None:
+    """Raise a TypeError saying what to do when ``tensor`` has no plain data to copy: a meta
+    tensor (no data at all), a sparse or other non-strided layout, a quantized tensor.
+
+    Example::
+
+        >>> check_tensor(torch.empty(2, device="meta"))  # TypeError: ... meta tensor ...
+    """
+    torch = _torch()
+    if tensor.is_meta:
+        raise TypeError("it is a meta tensor, which has no data (made on device='meta', e.g. "
+                        "by a model built without weights): load real weights into the model "
+                        "first (module.to_empty(device='cpu'), then load_state_dict)")
+    if tensor.layout != torch.strided:
+        raise TypeError(f"it is a {tensor.layout} tensor; call .to_dense() first")
+    if tensor.is_quantized:
+        raise TypeError(f"it is a quantized tensor ({tensor.dtype}); call .dequantize() first "
+                        "(or .int_repr() for its stored integers)")
 
 
 def numpy_to_tensor(array: Any) -> Any:
@@ -117,14 +144,20 @@ def _storage_key(t: Any) -> tuple | None:
             t.dtype)
 
 
-def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None) -> Any:
+def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None,
+                  copy: bool = True) -> Any:
     """Tensors anywhere in ``obj`` (dicts, lists, tuples) -> numpy arrays, dtypes unchanged;
-    dicts keyed by dotted names -> nested dicts; tensors sharing storage -> one array."""
+    dicts keyed by dotted names -> nested dicts; tensors sharing storage -> one array.
+    ``copy=False``: arrays may share the tensors' memory (see :func:`tensor_to_numpy`)."""
     torch = _torch()
     memo: dict[tuple, np.ndarray] = {}
     tensors = {}
-    for _, leaf in _ser._walk(obj):
+    for path, leaf in _ser._walk(obj):
         if isinstance(leaf, torch.Tensor):
+            try:
+                check_tensor(leaf)  # (before its storage is touched)
+            except TypeError as err:
+                raise TypeError(f"cannot convert '{_ser._dotted(path)}': {err}") from err
             tensors[_storage_key(leaf) or id(leaf)] = leaf
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0
@@ -137,7 +170,7 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
             if key is not None and key in memo:
                 return memo[key]
             try:
-                array = tensor_to_numpy(x)
+                array = tensor_to_numpy(x, copy=copy)
             except TypeError as err:
                 raise TypeError(f"cannot convert '{name}': {err}") from err
             if key is not None:
@@ -147,10 +180,14 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
                 progress(done, total)
             return array
         if isinstance(x, Mapping):
-            out = {}
+            out, original = {}, {}
             for key, value in x.items():
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise TypeError(f"cannot convert '{name}': key {key!r} is not a string")
+                if str(key) in out:  # the int 0 beside the str "0": one would be lost
+                    raise ValueError(f"keys {original[str(key)]!r} and {key!r} collide in "
+                                     f"'{name}': both are named {str(key)!r}; rename one")
+                original[str(key)] = key
                 out[str(key)] = convert(value, (*path, str(key)))
             return unflatten(out)
         if isinstance(x, (list, tuple)):
@@ -193,6 +230,8 @@ def host_to_torch(obj: Any) -> Any:
                         raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
                                          "in the flat state_dict; rename one")
                     flat[name] = v
+            if not path:  # 'a' beside 'a.b': refused at write, not when read back
+                unflatten(dict.fromkeys(flat))
             return flat
         if isinstance(x, (list, tuple)):
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
@@ -202,20 +241,43 @@ def host_to_torch(obj: Any) -> Any:
 
 
 def read_pt(path: str | os.PathLike) -> Any:
-    """``torch.load(path, map_location='cpu', weights_only=True)`` (memory-mapped when the file
-    allows), with errors that name the file."""
+    """``torch.load(path, map_location='cpu', weights_only=True)`` with jaxinit's guarantees:
+    errors that name the file, no hang and no signal.
+
+    The file is opened as :func:`jaxinit.load` opens its own (non-blocking, ``fstat``: a FIFO,
+    device or directory fails at once) and read with plain read calls, never memory-mapped (a
+    file truncated under a mapping kills the process with SIGBUS); a file that changes size
+    while it is read is an error. The result is checked by
+    :func:`jaxinit.interop.bounded.check_tree` (no cycles, no exponential sharing), so any walk
+    through its names ends.
+    """
     torch = _torch()
-    path = os.fspath(path)
-    with open(path, "rb") as file:
-        zipped = file.read(4) == b"PK\x03\x04"
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipped)
-    except Exception as err:
-        raise _ser.CheckpointError(
-            f"{path!r}: torch.load(weights_only=True) cannot read it ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}). jaxinit reads only tensors, "
-            "containers and numbers, never arbitrary pickled objects"
-        ) from err
+    source = repr(os.fspath(path))
+    with _ser.open_regular(path) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        check_pickle(raw, size, source)  # bounded before torch builds anything
+        # torch's own reader (faster than through a Python file object), on the descriptor
+        # checked above: the regular file already open, never a path swapped meanwhile
+        by_fd = f"/proc/self/fd/{raw.fileno()}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's warnings would split one-line errors
+                obj = torch.load(by_fd if os.path.exists(by_fd) else raw, map_location="cpu",
+                                 weights_only=True, mmap=False)
+        except Exception as err:
+            changed = os.fstat(raw.fileno()).st_size != size
+            raise _ser.CheckpointError(
+                f"{source}: the file changed size while it was read (was it overwritten?)"
+                if changed else
+                f"{source}: torch.load(weights_only=True) cannot read it ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}). jaxinit reads only tensors, "
+                "containers and numbers, never arbitrary pickled objects"
+            ) from err
+        if os.fstat(raw.fileno()).st_size != size:
+            raise _ser.CheckpointError(f"{source}: the file changed size while it was read "
+                                       "(was it overwritten?)")
+    check_tree(obj, source)
+    return obj
 
 
 def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True,
@@ -239,14 +301,19 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         >>> variables['0']['weight'].shape
         (256, 20)
     """
-    if isinstance(state_dict_or_path, (str, os.PathLike)):
+    from_file = isinstance(state_dict_or_path, (str, os.PathLike))
+    if from_file:
         source = repr(os.fspath(state_dict_or_path))
         obj = read_pt(state_dict_or_path)
     else:
         source, obj = "torch state_dict", state_dict_or_path
     try:
-        host = torch_to_host(obj)
+        host = torch_to_host(obj, copy=not from_file)  # a file's tensors are ours alone
     except ValueError as err:  # colliding names
+        raise _ser.CheckpointError(f"{source}: {err}") from err
+    except TypeError as err:  # what a file holds is the file's problem, named as such
+        if source == "torch state_dict":
+            raise
         raise _ser.CheckpointError(f"{source}: {err}") from err
     return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
                          source=source)
@@ -303,11 +370,39 @@ def save_pt(variables: Any, path: str | os.PathLike) -> None:
 
 
 def write_pt(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save(obj, path)`` through a temporary file, fsync and rename."""
+    """``torch.save(obj, path)`` through a temporary file, fsync and rename.
+
+    A failed write (a full disk) raises the ``OSError`` itself, naming the file and saying the
+    previous file is unchanged (torch would report an "enforce fail" RuntimeError)."""
     torch = _torch()
 
     def write(fd: int, _: str) -> None:
-        with open(fd, "wb", closefd=False) as file:
-            torch.save(obj, file)
+        with _Recording(fd) as file:
+            try:
+                torch.save(obj, file)
+            except RuntimeError:
+                if file.error is not None:
+                    raise file.error from None
+                raise
 
     _ser.atomic_write(path, write)
+
+
+class _Recording(io.FileIO):
+    """A file whose first write error is kept: torch.save reports it only as a RuntimeError."""
+
+    error: OSError | None = None
+
+    def __init__(self, fd: int):
+        super().__init__(fd, "wb", closefd=False)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        try:
+            done = 0
+            while done < len(view):  # every byte, as a buffered file writes them
+                done += super().write(view[done:])
+            return done
+        except OSError as err:
+            self.error = self.error or err
+            raise

@@ -189,7 +189,11 @@ class StateDict:
                     f"checkpoint but received {type(value)}"
                 )
                 continue
-            value = _as_numpy(value)
+            try:
+                value = _as_numpy(value)
+            except TypeError as err:  # a meta, sparse or quantized torch tensor
+                errors.append(f'While copying the parameter named "{name}": {err}')
+                continue
             decl = plan.entries[canon]
             target = current[canon] if current is not None and canon in current else decl
             shape = tuple(target.shape)

@@ -22,6 +22,7 @@ from .format import CheckpointError
 PathLike = str | os.PathLike
 
 _ALIGN = 64  # XLA's CPU client adopts 64-byte aligned host buffers without copying them
+_TMP_NAME_MAX = 200  # bytes of the target's name kept in the temporary file's (NAME_MAX 255)
 _MAP_MIN_BYTES = 4 << 20  # buffers this big are anonymous mappings (see aligned_empty)
 
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
@@ -85,8 +86,11 @@ def atomic_write(path: PathLike, write: Callable[[int, str], None]) -> None:
                     "replace regular files only (remove it or choose another path)")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: directory {directory!r} does not exist")
+    base = os.path.basename(path)
+    if len(os.fsencode(base)) > _TMP_NAME_MAX:  # a 255-byte name must still get a temp file
+        base = os.fsdecode(os.fsencode(base)[:_TMP_NAME_MAX])
     while True:
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o666)

@@ -30,6 +30,12 @@ MAX_CHUNK_SIZE = 2**30  # flax.serialization.MAX_CHUNK_SIZE: arrays above it are
 MAX_DEPTH = 128  # nesting of maps and arrays, counted once over the whole file
 MAX_NDIM = 64  # numpy's limit
 MAX_ELEMENTS = 2**62  # product of an array's nonzero dimensions times its itemsize
+# maps and lists in one file: at most this many plus one per BYTES_PER_CONTAINER bytes (an
+# empty map is 1 byte in the file and ~64 in Python: memory and time stay linear in the size)
+MAX_CONTAINERS, BYTES_PER_CONTAINER = 1 << 18, 64
+# strings only jaxinit writes (its entry's key, its alias marker, its checksum keys): a file
+# holding one is a jaxinit file, verified even when unverified files are accepted
+JAXINIT_MARKERS = frozenset({META_KEY, ALIAS_KEY, "structure_crc32", "structure_xxh3"})
 
 EXT_NDARRAY, EXT_COMPLEX, EXT_NPSCALAR = 1, 2, 3
 
@@ -51,6 +57,10 @@ DTYPES.update(
     )
     if hasattr(ml_dtypes, name)
 )
+
+# dtypes narrower than a byte: numpy (ml_dtypes) holds one value per byte in its low bits and
+# ignores the others, jax drops them; save writes them as zero so loaded bits equal saved bits
+SUB_BYTE_BITS = {"int2": 2, "uint2": 2, "int4": 4, "uint4": 4, "float4_e2m1fn": 4}
 
 
 class CheckpointError(ValueError):

@@ -104,13 +104,17 @@ _LENGTHS = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I", 0xC7: ">B", 0xC8: ">H", 0xC9: ">
             0xDA: ">H", 0xDB: ">I", 0xDC: ">H", 0xDD: ">I", 0xDE: ">H", 0xDF: ">I"}
 
 
+_MARKER_LENGTHS = frozenset(len(m.encode()) for m in fmt.JAXINIT_MARKERS)
+
+
 class Parsed:
     """The result of :func:`parse`: the raw tree and where its pieces are in the file."""
 
     def __init__(self, tree: Any, records: list[tuple[int, int]], meta_offset: int | None,
-                 last_top_key: str | None, top_level: bool):
+                 last_top_key: str | None, top_level: bool, saw_jaxinit: bool = False):
         self.tree, self.records, self.meta_offset = tree, records, meta_offset
         self.last_top_key, self.top_level = last_top_key, top_level
+        self.saw_jaxinit = saw_jaxinit  # names only jaxinit writes occur: never a flax file
 
 
 class _Parser:
@@ -120,6 +124,9 @@ class _Parser:
         self.meta_offset: int | None = None
         self.last_top_key: str | None = None
         self.in_record = False
+        # maps and arrays cost ~100 bytes of Python each but can be 1 byte in the file: bounded
+        self.containers_left = fmt.MAX_CONTAINERS + src.size // fmt.BYTES_PER_CONTAINER
+        self.saw_jaxinit = False  # a string only jaxinit writes (its entry's keys) was seen
 
     def fail(self, what: str, path: Path = ()) -> None:
         where = f" (at '{dotted(path)}')" if path else ""
@@ -188,15 +195,28 @@ class _Parser:
     def text(self, n: int, path: Path) -> str:
         start = self.pos
         try:
-            return self.raw(n, path).decode("utf-8")
+            text = self.raw(n, path).decode("utf-8")
         except UnicodeDecodeError:
             self.fail(f"a string at offset {start} is not valid UTF-8: the file is damaged", path)
+        if n in _MARKER_LENGTHS and text in fmt.JAXINIT_MARKERS:
+            self.saw_jaxinit = True
+        return text
+
+    def container(self, path: Path) -> None:
+        self.containers_left -= 1
+        if self.containers_left < 0:
+            self.fail(f"more than {fmt.MAX_CONTAINERS:,} maps and lists (plus one per "
+                      f"{fmt.BYTES_PER_CONTAINER} bytes of file): not a checkpoint jaxinit "
+                      "writes; the file is damaged or crafted", path)
 
     def array(self, n: int, path: Path, depth: int) -> list:
         self.need(n, path)  # every element takes at least one byte
+        self.container(path)
         out: list = []
         while len(out) < n:
-            k = min(n - len(out), 1 << 16)
+            k = min(n - len(out), 1 << 16, self.end - self.pos)
+            if k <= 0:
+                self.need(1, path)  # the file (or record) ends inside the list
             data, at = self.src.span(self.pos, k)
             if data[at] in _ONE_BYTE:  # a run of one-byte values (nil, bool, small int) at once
                 run = data[at : at + k]
@@ -209,6 +229,7 @@ class _Parser:
 
     def map(self, n: int, path: Path, depth: int) -> Any:
         self.need(2 * n, path)
+        self.container(path)
         out: dict[str, Any] = {}
         for _ in range(n):
             key_offset = self.pos
@@ -357,7 +378,8 @@ def parse(src: FileBytes) -> Parsed:
             f"(byte {parser.pos}): the file is damaged, or two files were concatenated"
         )
     top_level = 0x80 <= first <= 0x8F or first in (0xDE, 0xDF)
-    return Parsed(tree, parser.records, parser.meta_offset, parser.last_top_key, top_level)
+    return Parsed(tree, parser.records, parser.meta_offset, parser.last_top_key, top_level,
+                  parser.saw_jaxinit)
 
 
 def numpy_dtype(name: str) -> np.dtype | None:

@@ -11,9 +11,11 @@ Layout (orbax ``CompositeCheckpointHandler``, two items)::
 
     DIR/arrays/    orbax PyTree item: a *flat* dict {dotted torch name: array}
                    ("conv.weight", "layers.0.bias"), each tied array stored once
-    DIR/jaxinit/   orbax JSON item: {"format": "jaxinit-sharded", "version": 1,
+    DIR/jaxinit/   orbax JSON item: {"format": "jaxinit-sharded", "version": 2,
                    "root": "tree" | "value", "entries": [[path, kind, data], ...],
-                   "sequences": [[path, "list" | "tuple", length], ...]}
+                   "sequences": [[path, "list" | "tuple", length], ...],
+                   "arrays": {key: [shape, dtype]}, "xxh3": checksum}
+                   (sealed and verified by :mod:`.sharded_meta`)
 
 ``entries`` lists every leaf in tree order: ``kind`` is ``"array"`` (``data`` = its key in
 ``arrays``), ``"alias"`` (a tie: ``data`` = the key of the array stored for it) or ``"value"``
@@ -41,11 +43,12 @@ from typing import Any
 import jax
 import numpy as np
 
+from . import sharded_meta
 from .format import CheckpointError
 from .paths import Path, dotted, is_namedtuple, node_items, rebuild, walk
 from .template import Keep, check_template, loaded_dtype
 
-FORMAT, VERSION = "jaxinit-sharded", 1
+FORMAT = "jaxinit-sharded"
 ARRAYS, META = "arrays", "jaxinit"
 _NEW, _OLD = ".jaxinit-new", ".jaxinit-old"  # siblings used by an overwrite
 
@@ -104,7 +107,7 @@ def _flatten(tree: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             raise TypeError(f"cannot save '{name}' in a sharded checkpoint: {type(leaf).__name__} "
                             "is neither an array nor a JSON scalar (None, bool, int, float, str)")
     root = "value" if _is_leaf(tree) else "tree"
-    meta = {"format": FORMAT, "version": VERSION, "root": root, "entries": entries,
+    meta = {"format": FORMAT, "version": sharded_meta.VERSION, "root": root, "entries": entries,
             "sequences": sequences}
     return arrays, meta
 
@@ -147,6 +150,7 @@ def save_sharded(directory: str | os.PathLike, variables: Any, *, overwrite: boo
     ocp = _ocp()
     target = os.path.abspath(os.fspath(directory))
     arrays, meta = _flatten(variables)
+    meta = sharded_meta.seal(meta, arrays)  # names, shapes, dtypes and a checksum
     if os.path.lexists(target) and not overwrite:
         raise FileExistsError(f"{target!r} already exists: pass overwrite=True to replace it "
                               "(the old checkpoint stays intact until the new one is complete)")
@@ -194,23 +198,36 @@ def _read_meta(target: str) -> tuple[dict, dict[str, Any]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{source}: not a jaxinit sharded checkpoint (no {FORMAT!r} "
                               "metadata)")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{source}: sharded checkpoint version {meta.get('version')!r} is "
-                              f"not supported (this jaxinit reads version {VERSION})")
     stored = getattr(tree_meta, "tree", tree_meta)
     shapes = {}
-    for key, m in (stored or {}).items():
-        shapes[key] = jax.ShapeDtypeStruct(tuple(m.shape), np.dtype(m.dtype))
-    wanted = {e[2] for e in meta["entries"] if e[1] in ("array", "alias")}
+    try:
+        for key, m in (stored or {}).items():
+            shapes[key] = jax.ShapeDtypeStruct(tuple(m.shape), np.dtype(m.dtype))
+    except (TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{source}: damaged sharded checkpoint: orbax's array metadata "
+                              f"({err})") from err
+    entries = meta.get("entries")
+    wanted = {e[2] for e in entries if isinstance(e, list) and len(e) == 3
+              and e[1] in ("array", "alias") and isinstance(e[2], str)
+              } if isinstance(entries, list) else set()
     lost = sorted(wanted - set(shapes))
     if lost:
         raise CheckpointError(f"{source}: damaged sharded checkpoint: array(s) "
                               f"{', '.join(repr(k) for k in lost)} listed but not stored")
+    sharded_meta.check(meta, shapes, target)
     return meta, shapes
 
 
 def _structure(meta: dict, shapes: dict[str, Any]) -> Any:
     """The saved tree with ``ShapeDtypeStruct`` leaves (one object per stored array)."""
+    try:
+        return _build(meta, shapes)
+    except (AttributeError, KeyError, TypeError, IndexError) as err:  # a crafted version 1
+        raise CheckpointError(f"damaged sharded checkpoint: its jaxinit metadata is "
+                              f"inconsistent ({type(err).__name__}: {err})") from err
+
+
+def _build(meta: dict, shapes: dict[str, Any]) -> Any:
     if meta["root"] == "value":
         entry = meta["entries"][0]
         return entry[2] if entry[1] == "value" else shapes[entry[2]]
@@ -244,6 +261,21 @@ def _target_sharding(leaf: Any, name: str, struct: Any, sharding: Any) -> Any:
         if chosen is not None:
             return chosen
     return jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+
+def _check_fits(sharding: Any, shape: tuple, name: str) -> None:
+    """A ValueError (the caller's choice, not damage) when ``sharding`` cannot hold an array of
+    ``shape`` in equal shards, as orbax restores them."""
+    try:
+        shard = sharding.shard_shape(tuple(shape))
+        fits = all(s == 0 or d % s == 0 for d, s in zip(shape, shard))
+        problem = "" if fits else f"its shards would be {tuple(shard)}, which do not divide it"
+    except (ValueError, TypeError, IndexError) as err:
+        problem = str(err)
+    if problem:
+        raise ValueError(f"cannot load '{name}' of shape {tuple(shape)} with {sharding}: "
+                         f"{problem}; choose a sharding whose mesh axes divide the array's "
+                         "dimensions")
 
 
 def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool = True,
@@ -292,6 +324,7 @@ def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool
             if key not in targets:
                 name = dotted(path)
                 where = _target_sharding(like_leaves.get(name), name, leaf, sharding)
+                _check_fits(where, leaf.shape, name)
                 targets[key] = jax.ShapeDtypeStruct(leaf.shape, loaded_dtype(leaf.dtype),
                                                     sharding=where)
     restored: dict[str, Any] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -63,18 +63,17 @@ def lazy_tree(directory: str | os.PathLike) -> tuple[Any, list[LazyArray]]:
     return tree, list(arrays.values())
 
 
-_ST_CODES = {"bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "uint16": "U16",
-             "int32": "I32", "uint32": "U32", "int64": "I64", "uint64": "U64", "float16": "F16",
-             "bfloat16": "BF16", "float32": "F32", "float64": "F64", "complex64": "C64",
-             "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2"}
-
-
 def write_safetensors(tree: Any, path: str | os.PathLike,
-                      progress: Callable[[int, int], None] | None) -> int:
+                      progress: Callable[[int, int], None] | None,
+                      metadata: Mapping[str, str] | None = None) -> int:
     """Write ``tree`` (nested dicts of arrays or lazy arrays) as a safetensors file, one array
-    at a time, atomically; ties as in :mod:`jaxinit.interop.safetensors` (written at every name,
-    the repeats listed in the metadata). Returns the number of distinct arrays written."""
-    from jaxinit.interop.safetensors import ALIASES_KEY
+    at a time, through :func:`atomic_write` (fsynced, renamed into place, an existing file's
+    mode kept); ties as in :mod:`jaxinit.interop.safetensors` (written at every name, the
+    repeats listed in the metadata, beside ``metadata``'s entries). Returns the number of
+    distinct arrays written."""
+    from jaxinit.interop.safetensors import ALIASES_KEY, DTYPE_NAMES
+
+    codes = {name: code for code, name in DTYPE_NAMES.items()}
 
     groups: dict[int, tuple[list[str], Any]] = {}  # one array: every name it is stored at
     aliases: dict[str, str] = {}
@@ -87,17 +86,18 @@ def write_safetensors(tree: Any, path: str | os.PathLike,
             aliases[name] = groups[id(leaf)][0][0]
             groups[id(leaf)][0].append(name)
             continue
-        if np.dtype(leaf.dtype).name not in _ST_CODES:
+        if np.dtype(leaf.dtype).name not in codes:
             raise TypeError(f"cannot save '{name}': safetensors has no dtype {leaf.dtype}")
         groups[id(leaf)] = ([name], leaf)
     header: dict[str, Any] = {}
-    if aliases:
-        header["__metadata__"] = {ALIASES_KEY: json.dumps(aliases)}
+    extra = dict(metadata or {}) | ({ALIASES_KEY: json.dumps(aliases)} if aliases else {})
+    if extra:
+        header["__metadata__"] = extra
     offset = 0
     for names, leaf in groups.values():  # a tie's copies lie next to each other
         nbytes = int(np.prod(leaf.shape, dtype=np.int64)) * np.dtype(leaf.dtype).itemsize
         for name in names:
-            header[name] = {"dtype": _ST_CODES[np.dtype(leaf.dtype).name],
+            header[name] = {"dtype": codes[np.dtype(leaf.dtype).name],
                             "shape": [int(d) for d in leaf.shape],
                             "data_offsets": [offset, offset + nbytes]}
             offset += nbytes

@@ -89,7 +89,9 @@ def check_template(tree: Any, like: Any, *, strict: bool, source: str,
             errors.append(f"size mismatch for {name}: copying a param with shape "
                           f"{_fmt_shape(got.shape)} from checkpoint, the shape in current model "
                           f"is {_fmt_shape(want.shape)}.")
-        dtype = loaded_dtype(np.dtype(got.dtype))
+        dtype = np.dtype(got.dtype)
+        if not getattr(got, "scalar", False):  # numpy scalars load as they are, never narrowed
+            dtype = loaded_dtype(dtype)
         if dtype != np.dtype(want.dtype):
             errors.append(f"dtype mismatch for {name}: copying a param with dtype {dtype.name} "
                           f"from checkpoint, the dtype in current model is "

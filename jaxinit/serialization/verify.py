@@ -10,7 +10,8 @@ What each format version covers (the checksum functions are in :mod:`.checksum`)
   scalar, and the whole ``__jaxinit__`` entry (format, version, root, sequences, the per-array
   checksums and the key ``structure_crc32``). Array data is covered by ``crc32``, one per record.
 * version 1 (still read): ``structure_crc32`` covers the bytes before the ``__jaxinit__`` key;
-  the entry itself is checked for consistency only.
+  the entry itself is checked for consistency only, so a file with lists or tuples (whose
+  record is in that entry) loads only with ``verify=False``.
 
 Example::
 
@@ -58,12 +59,24 @@ def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpo
                                            for v in tree.values()):
             raise CheckpointError(f"{source}: the file is corrupted: the key of its "
                                   f"'{fmt.META_KEY}' entry is damaged")
+        if parsed.saw_jaxinit:  # e.g. a changed root header hid the entry: never "flax's"
+            raise CheckpointError(f"{source}: the file is corrupted: it is a jaxinit checkpoint "
+                                  f"(it holds names only jaxinit writes) but its "
+                                  f"'{fmt.META_KEY}' entry is not where it belongs; restore it "
+                                  "from a copy")
         if not allow_unverified:
             raise CheckpointError(f"{source}: not a verifiable jaxinit checkpoint: "
                                   f"{UNVERIFIED_HINT}")
         return Checkpoint(resolve(tree, [], source), None)
     meta = tree.pop(fmt.META_KEY)
     version = _check_meta(meta, parsed, source)
+    if version == 1 and meta["sequences"] and not allow_unverified:
+        raise CheckpointError(
+            f"{source}: a format version 1 file whose lists and tuples are recorded outside its "
+            "checksum: one damaged byte there would load a different structure silently, so "
+            "it is refused. Everything else in it is verified when you accept that record "
+            "unverified: jaxinit.load(path, verify=False) (CLI: --unverified); then save it "
+            "again with jaxinit.save (version 3 covers every byte)")
     names = scheme(version)
     if version == 1:
         end = parsed.meta_offset
@@ -170,8 +183,8 @@ def resolve(tree: Any, sequences: list, source: str) -> Any:
 
 class DataReader:
     """Reads ``Ref`` arrays into fresh 64-byte aligned buffers (one copy, no mmap of the file),
-    checksumming each block as it arrives. :meth:`finish` raises, naming every damaged array,
-    and reports a file that changed size meanwhile."""
+    checksumming each block as it arrives: a damaged array raises as soon as it is read,
+    naming it; :meth:`finish` reports a file that changed size meanwhile."""
 
     def __init__(self, src: FileBytes, checkpoint: Checkpoint, progress: Callable | None,
                  total: int):
@@ -179,7 +192,6 @@ class DataReader:
         self.sums, self.version = checkpoint.sums, checkpoint.version
         self.once = None if self.sums is None else scheme(checkpoint.version).once
         self.progress, self.total, self.done = progress, total, 0
-        self.bad: list[str] = []
 
     def __call__(self, ref: Ref) -> np.ndarray | np.generic:
         buf = aligned_empty(ref.nbytes)
@@ -190,7 +202,7 @@ class DataReader:
                 view[:nbytes] = memoryview(data)[at : at + nbytes]
                 self.done += nbytes
                 if self.once is not None and self.once(view[:nbytes]) != self.sums[record]:
-                    self.bad.append(ref.name)
+                    self._damaged(ref)
             else:
                 running = None if self.sums is None else hasher(self.version)
                 self.file.seek(offset)
@@ -200,7 +212,7 @@ class DataReader:
                     if running is not None:
                         running.update(block)
                 if running is not None and running.intdigest() != self.sums[record]:
-                    self.bad.append(ref.name)
+                    self._damaged(ref)
             if self.progress is not None:
                 self.progress(self.done, self.total)
             view = view[nbytes:]
@@ -216,13 +228,16 @@ class DataReader:
             view = view[n:]
             self.done += n
 
-    def finish(self) -> None:
-        """Raise if the file changed size or any checksum does not match."""
+    def _damaged(self, ref: Ref) -> None:
+        """Raise at once, before the array is converted or placed (so damage is never
+        misreported as, e.g., an int64 value out of int32's range)."""
         self.src.check_size()
-        if self.bad:
-            names = ", ".join(f"'{n}'" for n in dict.fromkeys(self.bad))
-            raise CheckpointError(
-                f"{self.source}: the array data of {names} is corrupted "
-                f"({scheme(self.version).name} mismatch: the bytes changed after jaxinit wrote "
-                "them); restore the file from a copy"
-            )
+        raise CheckpointError(
+            f"{self.source}: the array data of '{ref.name}' is corrupted "
+            f"({scheme(self.version).name} mismatch: the bytes changed after jaxinit wrote "
+            "them); restore the file from a copy"
+        )
+
+    def finish(self) -> None:
+        """Raise if the file changed size while it was read."""
+        self.src.check_size()

@@ -57,7 +57,16 @@ class Out:
 
     def host_buffers(self) -> list[np.ndarray]:
         """C-order host copies whose concatenated bytes are the array's; one shard at a time
-        when the array is split along its first axis, else the whole array."""
+        when the array is split along its first axis, else the whole array. Sub-byte dtypes
+        (int4, float4, ...) have the unused high bits of each byte cleared (a copy)."""
+        bits = fmt.SUB_BYTE_BITS.get(self.dtype.name)
+        if bits is None:
+            return self._host_buffers()
+        mask = np.uint8((1 << bits) - 1)
+        return [np.bitwise_and(np.ascontiguousarray(b).view(np.uint8), mask).view(self.dtype)
+                for b in self._host_buffers()]
+
+    def _host_buffers(self) -> list[np.ndarray]:
         x = self.value
         if not isinstance(x, jax.Array):
             return [np.asarray(x, dtype=self.dtype, order="C")]
