@@ -5,11 +5,12 @@
 
 The surface is: ``jaxinit.__all__``, ``jaxinit.init.__all__``, ``jaxinit.nn.__all__`` and the
 public methods of ``nn.Module``, the public functions of ``jaxinit.devices``,
-``jaxinit.serialization.__all__``, ``jaxinit.interop.__all__``, ``jaxinit.testing.__all__`` and
-the public methods of
-``TorchGenerator``. Each entry is its signature and its docstring, grouped by module, under a
-table of contents. Standard library only (``inspect``); the output depends on nothing but the
-code, so ``--check`` is exact.
+``jaxinit.serialization.__all__``, ``jaxinit.interop.__all__``, ``jaxinit.testing.__all__``,
+``jaxinit.optim.__all__`` (with the methods of ``Optimizer``),
+``jaxinit.optim.lr_scheduler.__all__`` and the public methods of ``TorchGenerator``. Each
+entry is its signature and its docstring, grouped by module, under a table of contents.
+Standard library only (``inspect``); the output depends on nothing but the code, so
+``--check`` is exact.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def surface() -> list[Section]:
     interop = importlib.import_module("jaxinit.interop")
     generator = importlib.import_module("jaxinit.generator")
     testing = importlib.import_module("jaxinit.testing")
+    optim = importlib.import_module("jaxinit.optim")
+    lr_scheduler = importlib.import_module("jaxinit.optim.lr_scheduler")
     # nn.__all__ is not sorted by kind: show Module first, then the rest alphabetically.
     nn_names = sorted(nn.__all__, key=lambda n: (n != "Module", n.lower()))
     top = [n for n in jaxinit.__all__ if n != "TorchGenerator"]  # it has its own section
@@ -137,6 +140,14 @@ def surface() -> list[Section]:
         Section("jaxinit.serialization", _summary(serialization), _names(serialization)),
         Section("jaxinit.interop", _doc(interop), _names(interop)),
         Section("jaxinit.testing", _doc(testing), _names(testing)),
+        Section("jaxinit.optim", _doc(optim), _names(optim, [n for n in optim.__all__
+                                                             if n != "lr_scheduler"])),
+        Section(
+            "jaxinit.optim.Optimizer",
+            "The methods every `jaxinit.optim` optimizer has.",
+            _methods(optim.Optimizer, "jaxinit.optim.Optimizer"),
+        ),
+        Section("jaxinit.optim.lr_scheduler", _doc(lr_scheduler), _names(lr_scheduler)),
     ]
 
 

@@ -23,6 +23,7 @@ _LAZY = {
     "load_sharded": "jaxinit.serialization.sharded",
     "interop": "jaxinit.interop",
     "testing": "jaxinit.testing",
+    "optim": "jaxinit.optim",
 }
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "load",
     "load_sharded",
     "nn",
+    "optim",
     "save",
     "save_sharded",
     "testing",

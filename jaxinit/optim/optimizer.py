@@ -34,7 +34,7 @@ convert the state to and from torch's layout (see :mod:`jaxinit.optim._state_dic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -187,11 +187,17 @@ class Optimizer(optax.GradientTransformationExtraArgs):
 
     # -- the optax interface ------------------------------------------------------------
     @property
-    def init(self):  # noqa: D401 - optax's field
+    def init(self) -> Callable[[Any], OptimizerState]:
+        """optax's ``init``: ``opt_state = optimizer.init(params)``, the state for a parameter
+        tree (``params, buffers = net.split(variables)``), each parameter's torch state
+        filled and every scheduler's construction step applied. Jit-able."""
         return self._init
 
     @property
-    def update(self):
+    def update(self) -> Callable[..., tuple[Any, OptimizerState]]:
+        """optax's ``update``: ``updates, opt_state = optimizer.update(grads, opt_state,
+        params)``; ``optax.apply_updates(params, updates)`` then holds torch's new parameters
+        (``new - old`` added back). Leaves in no group get zero updates."""
         return self._update
 
     def __getitem__(self, index: int) -> Any:  # NamedTuple unpacking: init, update = opt
