@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._dtypes import canonical_dtype
-from ._ctor_init import _TensorMethods
+from ._ctor_init import _TensorMethods, _View
 
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype) -> array``: every function of :mod:`jaxinit.init` qualifies."""
@@ -86,7 +86,15 @@ class _Declaration(_TensorMethods):
         init: Initializer | None = None,
         dtype: Any = None,
     ):
-        if _is_array(shape):  # nn.Parameter(array): the value is the initial value
+        if isinstance(shape, _View):  # nn.Parameter(m.weight[:n]): model surgery (nanoGPT)
+            if init is not None:
+                raise TypeError(
+                    f"{type(self).__name__}(decl[index]) takes its values from that part of "
+                    "the declaration; pass either it or a shape with init=, not both"
+                )
+            dtype = shape.dtype if dtype is None else dtype
+            shape, init = shape.shape, shape._initializer()
+        elif _is_array(shape):  # nn.Parameter(array): the value is the initial value
             value = _as_numpy(shape)
             if init is not None:
                 raise TypeError(
