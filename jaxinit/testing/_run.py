@@ -27,9 +27,7 @@ def import_torch() -> Any:
     try:
         import torch
     except ImportError as err:  # pragma: no cover - the suite has torch
-        raise ImportError(
-            'jaxinit.testing needs PyTorch: pip install "jaxinit[torch]"'
-        ) from err
+        raise ImportError('jaxinit.testing needs PyTorch: pip install "jaxinit[torch]"') from err
     return torch
 
 
@@ -68,6 +66,22 @@ def leaves(obj: Any) -> list[Any]:
     if hasattr(obj, "_fields"):  # a NamedTuple-like that is not a tuple
         return [leaf for f in obj._fields for leaf in leaves(getattr(obj, f))]
     return []
+
+
+def not_compared(obj: Any, where: str) -> list[str]:
+    """The values of an output that :func:`leaves` skips, as ``'where[path]: Type'`` (``None``
+    is not listed): Hugging Face's cache objects, strings, Python numbers."""
+    if obj is None or is_array(obj) or type(obj).__name__ == "PackedSequence":
+        return []
+    if isinstance(obj, dict):
+        items = [(f"[{k!r}]", obj[k]) for k in sorted(obj, key=str)]
+    elif isinstance(obj, (tuple, list)):
+        items = [(f"[{i}]", v) for i, v in enumerate(obj)]
+    elif hasattr(obj, "_fields"):
+        items = [(f".{f}", getattr(obj, f)) for f in obj._fields]
+    else:
+        return [f"{where}: {type(obj).__name__}"]
+    return [line for path, v in items for line in not_compared(v, where + path)]
 
 
 def _packed(seq: Any) -> list[Any]:
@@ -118,9 +132,11 @@ def run_torch(tm: Any, inputs: tuple, *, grads: bool, loss: Callable | None) -> 
     for name, m in tm.named_modules(remove_duplicate=False):
         names.setdefault(id(m), name)
     rows: list[tuple[str, str, list[np.ndarray]]] = []
+    skipped: list[str] = []
 
     def hook(module: Any, args: Any, out: Any) -> None:
         rows.append((names[id(module)], type(module).__name__, [host(t) for t in leaves(out)]))
+        skipped.extend(not_compared(out, f"torch {names[id(module)] or '(model)'} output"))
 
     seen: set[int] = set()
     handles = []
@@ -137,7 +153,11 @@ def run_torch(tm: Any, inputs: tuple, *, grads: bool, loss: Callable | None) -> 
     finally:
         for h in handles:
             h.remove()
-    result = {"rows": rows, "buffers": {n: host(b) for n, b in tm.named_buffers()}}
+    result = {
+        "rows": rows,
+        "buffers": {n: host(b) for n, b in tm.named_buffers()},
+        "skipped": skipped,
+    }
     if grads:
         result["grads"] = {
             n: host(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), host(p).dtype)
@@ -171,29 +191,41 @@ class _CompletionOrder(list):
 
 def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:
     """One recorded call: ``(meta, arrays, output, updated)`` where ``meta`` is
-    ``[(path, type name)]`` and ``arrays`` the output arrays of each call, in completion
-    order."""
+    ``([(path, type name)], not-compared output values, paths that called next_key)`` and
+    ``arrays`` the output arrays of each call, in completion order."""
     plan = plan_of(net)
     record = _CompletionOrder()
-    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
-                  record=record)
+    frame = Frame(
+        plan, net._bind_values(plan, variables), "forward", train=train, key=key, record=record
+    )
     try:
         with bound(frame):
             out = net.forward(*inputs)
     finally:
         meta = [(path, type(m).__name__) for path, m, _ in record.done]
-        arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
-                  record.done]
-    return meta, arrays, out, merge_updates(variables, frame.updated)
+        arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in record.done]
+    skipped = [
+        s for p, _, o in record.done for s in not_compared(o, f"jaxinit {p or '(model)'} output")
+    ]
+    skipped += not_compared(out, "jaxinit (model) output")
+    keyed = [f"{p or '(model)'} (next_key)" for p in frame._key_counts]
+    return (meta, skipped, keyed), arrays, out, merge_updates(variables, frame.updated)
 
 
 def _rows(meta: list, arrays: list) -> list:
-    return [(path, ty, [host(a) for a in ls]) for (path, ty), ls in zip(meta, arrays,
-                                                                          strict=True)]
+    return [(path, ty, [host(a) for a in ls]) for (path, ty), ls in zip(meta, arrays, strict=True)]
 
 
-def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool,
-            loss: Callable | None, key: Any) -> dict:
+def run_jax(
+    net: Any,
+    variables: Any,
+    inputs: tuple,
+    *,
+    train: bool,
+    grads: bool,
+    loss: Callable | None,
+    key: Any,
+) -> dict:
     """Call ``net`` in a recording frame; returns rows, updated buffers and gradients.
 
     The call is jitted (array inputs traced, other inputs closed over); a forward that
@@ -214,8 +246,9 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
     def traced(p: Any, arrays: list) -> tuple:
         """The recorded call, and the scalar loss on its output when gradients are asked
         for: one trace gives the rows and (under ``value_and_grad``) the gradients."""
-        meta, outs, out, updated = _forward(net, net.merge(p, bufs), with_arrays(arrays),
-                                            train, key)
+        meta, outs, out, updated = _forward(
+            net, net.merge(p, bufs), with_arrays(arrays), train, key
+        )
         meta_box.append(meta)
         value = 0.0
         if grads:
@@ -235,16 +268,25 @@ def run_jax(net: Any, variables: Any, inputs: tuple, *, train: bool, grads: bool
                 text = str(err).strip()
                 message = text.splitlines()[0] if text else ""
                 rows = _rows(*_completed(net, variables, inputs, train, key))
-                return {"rows": rows, "buffers": {}, "grads": {},
-                        "error": f"{type(err).__name__}: {message}"}
+                return {
+                    "rows": rows,
+                    "buffers": {},
+                    "grads": {},
+                    "error": f"{type(err).__name__}: {message}",
+                }
         if grads:
             (_, (outs, out, updated)), g = result
         else:
             _, (outs, out, updated) = result
-        rows = _rows(meta_box[-1], outs)
+        meta, skipped, keyed = meta_box[-1]
+        rows = _rows(meta, outs)
         rows.append(("", type(net).__name__, [host(a) for a in out]))
-        found = {"rows": rows,
-                 "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
+        found = {
+            "rows": rows,
+            "buffers": {n: host(b) for n, b in net.named_buffers(updated)},
+            "skipped": skipped,
+            "keyed": keyed,
+        }
         if grads:
             found["grads"] = {n: host(a) for n, a in iter_flat(g)}
     return found
@@ -254,13 +296,13 @@ def _completed(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -
     """The calls a failing forward completed: ``(meta, arrays)``."""
     plan = plan_of(net)
     record = _CompletionOrder()
-    frame = Frame(plan, net._bind_values(plan, variables), "forward", train=train, key=key,
-                  record=record)
+    frame = Frame(
+        plan, net._bind_values(plan, variables), "forward", train=train, key=key, record=record
+    )
     try:
         with bound(frame):
             net.forward(*inputs)
     except Exception:  # noqa: BLE001, S110 -- the error was reported by the caller
         pass
     meta = [(path, type(m).__name__) for path, m, _ in record.done]
-    return meta, [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in
-                  record.done]
+    return meta, [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in record.done]

@@ -17,28 +17,79 @@ from .report import HParamMismatch
 # nothing a port computes).
 FIELDS: tuple[str, ...] = (
     # sizes
-    "in_features", "out_features", "in_channels", "out_channels", "num_features",
-    "num_embeddings", "embedding_dim", "input_size", "hidden_size", "proj_size", "embed_dim",
-    "kdim", "vdim", "num_heads", "num_layers", "num_groups", "num_channels",
-    "normalized_shape", "output_size",
+    "in_features",
+    "out_features",
+    "in_channels",
+    "out_channels",
+    "num_features",
+    "num_embeddings",
+    "embedding_dim",
+    "input_size",
+    "hidden_size",
+    "proj_size",
+    "embed_dim",
+    "kdim",
+    "vdim",
+    "num_heads",
+    "num_layers",
+    "num_groups",
+    "num_channels",
+    "normalized_shape",
+    "output_size",
     # convolution and pooling
-    "kernel_size", "stride", "padding", "dilation", "groups", "output_padding",
-    "padding_mode", "ceil_mode", "count_include_pad", "divisor_override", "return_indices",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "output_padding",
+    "padding_mode",
+    "ceil_mode",
+    "count_include_pad",
+    "divisor_override",
+    "return_indices",
     # normalization
-    "eps", "momentum", "affine", "track_running_stats", "elementwise_affine",
+    "eps",
+    "momentum",
+    "affine",
+    "track_running_stats",
+    "elementwise_affine",
     # presence of a bias (or torch's bias flag on recurrent layers)
-    "bias", "add_bias_kv", "add_zero_attn",
+    "bias",
+    "add_bias_kv",
+    "add_zero_attn",
     # activations
-    "approximate", "negative_slope", "alpha", "beta", "threshold", "lambd", "min_val",
-    "max_val", "dim", "activation", "nonlinearity",
+    "approximate",
+    "negative_slope",
+    "alpha",
+    "beta",
+    "threshold",
+    "lambd",
+    "min_val",
+    "max_val",
+    "dim",
+    "activation",
+    "nonlinearity",
     # dropout (a float; a Dropout child is compared as a module of its own)
-    "p", "dropout",
+    "p",
+    "dropout",
     # embeddings
-    "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse",
+    "padding_idx",
+    "max_norm",
+    "norm_type",
+    "scale_grad_by_freq",
+    "sparse",
     # recurrent and attention layers
-    "batch_first", "bidirectional", "norm_first",
+    "batch_first",
+    "bidirectional",
+    "norm_first",
     # reshaping and resampling
-    "start_dim", "end_dim", "scale_factor", "mode", "align_corners", "upscale_factor",
+    "start_dim",
+    "end_dim",
+    "scale_factor",
+    "mode",
+    "align_corners",
+    "upscale_factor",
 )
 
 _MISSING = object()
@@ -49,8 +100,9 @@ def _is_module(value: Any) -> bool:
 
     if isinstance(value, Module):
         return True
-    return any(c.__name__ == "Module" and c.__module__.startswith("torch") for c in
-               type(value).__mro__)
+    return any(
+        c.__name__ == "Module" and c.__module__.startswith("torch") for c in type(value).__mro__
+    )
 
 
 def normalize(field: str, value: Any) -> Any:

@@ -31,10 +31,14 @@ class HParamMismatch:
             kind = self.torch_value if self.jaxinit_value is None else self.jaxinit_value
             return f"{where}: {side} only ({kind})"
         if self.field == "type":
-            return (f"{where}: layer type differs (torch {self.torch_value}, "
-                    f"jaxinit {self.jaxinit_value})")
-        return (f"{where}: {self.field} differs (torch {self.torch_value!r}, "
-                f"jaxinit {self.jaxinit_value!r})")
+            return (
+                f"{where}: layer type differs (torch {self.torch_value}, "
+                f"jaxinit {self.jaxinit_value})"
+            )
+        return (
+            f"{where}: {self.field} differs (torch {self.torch_value!r}, "
+            f"jaxinit {self.jaxinit_value!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Row:
     max_rel: float | None
     ok: bool | None
     note: str = ""
+    worst: str = ""  # the element furthest outside the tolerance, when ok is False
 
     @property
     def label(self) -> str:
@@ -113,9 +118,10 @@ class CompareReport:
     grads: list[ValueRow] = field(default_factory=list)
     train: bool = False
     rtol: float = 1e-5
-    atol: float = 1e-6
+    atol: float = 1e-5
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the exception the port raised, if it did
+    random_layers: list[str] = field(default_factory=list)  # layers drawing random numbers
 
     @property
     def first_mismatch(self) -> str | None:
@@ -145,15 +151,48 @@ class CompareReport:
         where = name or "(model)"
         row = next(r for r in self.rows if r.name == name and r.ok is False)
         if row.note == "shape differs":
-            return (f"{where}: output shape differs (torch {_fmt(row.torch_shape)}, "
-                    f"jaxinit {_fmt(row.jaxinit_shape)})")
+            return (
+                f"{where}: output shape differs (torch {_fmt(row.torch_shape)}, "
+                f"jaxinit {_fmt(row.jaxinit_shape)})"
+            )
         if row.note == "dtype differs":
-            return (f"{where}: output dtype differs (torch {_fmt(row.torch_dtype)}, "
-                    f"jaxinit {_fmt(row.jaxinit_dtype)})")
+            return (
+                f"{where}: output dtype differs (torch {_fmt(row.torch_dtype)}, "
+                f"jaxinit {_fmt(row.jaxinit_dtype)})"
+            )
         if row.note:
             return f"{where}: {row.note}"
-        return (f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}) "
-                "with equal hyper-parameters: compare its forward and its inputs")
+        at = f", worst {row.worst}" if row.worst else ""
+        if self.train and self.random_layers:
+            return (
+                f"{where}: values differ (max_abs {row.max_abs:.3g}{at}) in train mode, where "
+                f"layers draw random numbers ({', '.join(self.random_layers)}) that torch and "
+                "JAX draw differently: compare in eval (train=False), or with their "
+                "probabilities at 0"
+            )
+        return (
+            f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}"
+            f"{at}) with equal hyper-parameters: compare its forward and its inputs"
+        )
+
+    def _type_cause(self, first: str | None) -> str:
+        """A layer of another type than torch's at the same name: the likely cause of a
+        mismatch at or after it. The one at ``first`` (or around it) is preferred."""
+        types = [m for m in self.hparam_mismatches if m.field == "type"]
+        if not types:
+            return ""
+
+        def near(m: HParamMismatch) -> bool:
+            return first is not None and (
+                m.module == first
+                or first.startswith(m.module + ".")
+                or m.module.startswith(first + ".")
+            )
+
+        m = next((m for m in types if near(m)), types[0])
+        return (
+            f" -- likely cause: {m.module} is a {m.jaxinit_value} where torch has a {m.torch_value}"
+        )
 
     def headline(self) -> str:
         if self.ok:
@@ -161,7 +200,10 @@ class CompareReport:
         first = self.first_mismatch
         raised = "" if self.error is None else f"; then the port raised {self.error}"
         if first is not None:
-            return f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}{raised}"
+            return (
+                f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}"
+                f"{self._type_cause(first)}{raised}"
+            )
         if self.error is not None:
             return f"jaxinit.testing.compare: the port raised {self.error}"
         fatal = [m.describe() for m in self.hparam_mismatches if m.fatal]
@@ -184,11 +226,14 @@ class CompareReport:
         mode = "train" if self.train else "eval"
         lines.append(
             f"Outputs ({mode} mode; one row per call, written when the call returns; ok when "
-            f"max_abs <= atol + rtol * max|torch|, rtol {self.rtol:g}, atol {self.atol:g}):"
+            f"every element has |jaxinit - torch| <= atol + rtol * |torch| (torch.testing's "
+            f"rule), rtol {self.rtol:g}, atol {self.atol:g}):"
         )
         lines += _table(self.rows, self.first_mismatch)
-        for title, values in (("Buffers after the call", self.buffers),
-                              ("Gradients of the loss", self.grads)):
+        for title, values in (
+            ("Buffers after the call", self.buffers),
+            ("Gradients of the loss", self.grads),
+        ):
             if values:
                 lines += ["", f"{title}:"] + _value_lines(values)
         lines += [""] + self.notes if self.notes else []
@@ -215,12 +260,18 @@ def _table(rows: list[Row], first: str | None) -> list[str]:
     marked = False
     for r in rows:
         shape = _fmt(r.torch_shape if r.torch_shape is not None else r.jaxinit_shape)
-        if r.torch_shape is not None and r.jaxinit_shape is not None and \
-                r.torch_shape != r.jaxinit_shape:
+        if (
+            r.torch_shape is not None
+            and r.jaxinit_shape is not None
+            and r.torch_shape != r.jaxinit_shape
+        ):
             shape = f"{_fmt(r.torch_shape)} vs {_fmt(r.jaxinit_shape)}"
         dtype = _fmt(r.torch_dtype if r.torch_dtype is not None else r.jaxinit_dtype)
-        if r.torch_dtype is not None and r.jaxinit_dtype is not None and \
-                r.torch_dtype != r.jaxinit_dtype:
+        if (
+            r.torch_dtype is not None
+            and r.jaxinit_dtype is not None
+            and r.torch_dtype != r.jaxinit_dtype
+        ):
             dtype = f"{_fmt(r.torch_dtype)} vs {_fmt(r.jaxinit_dtype)}"
         status = {True: "ok", False: "MISMATCH", None: r.note}[r.ok]
         if r.ok is False and r.name == first and not marked:
@@ -228,8 +279,18 @@ def _table(rows: list[Row], first: str | None) -> list[str]:
             marked = True
         elif r.ok is False and r.note:
             status += f" ({r.note})"
-        body.append((r.label, r.torch_type or "-", r.jaxinit_type or "-", shape, dtype,
-                     _num(r.max_abs), _num(r.max_rel), status))
+        body.append(
+            (
+                r.label,
+                r.torch_type or "-",
+                r.jaxinit_type or "-",
+                shape,
+                dtype,
+                _num(r.max_abs),
+                _num(r.max_rel),
+                status,
+            )
+        )
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(7)]
     out = []
     for row in [head, *body]:
@@ -244,6 +305,5 @@ def _value_lines(values: list[ValueRow]) -> list[str]:
     for v in values:
         status = "ok" if v.ok else "MISMATCH"
         note = f" ({v.note})" if v.note else ""
-        out.append(f"  {v.name.ljust(width)}  {_num(v.max_abs)}  {_num(v.max_rel)}  "
-                   f"{status}{note}")
+        out.append(f"  {v.name.ljust(width)}  {_num(v.max_abs)}  {_num(v.max_rel)}  {status}{note}")
     return out
