@@ -159,7 +159,9 @@ class Parameter(_Declaration):
     (with hyper-parameters bound by ``functools.partial``) qualifies. ``Parameter(array)``
     takes the array as the initial value, like ``nn.Parameter(torch.randn(3, 4))``; float64
     arrays become float32 unless x64 is enabled or ``dtype`` says otherwise. ``Parameter()``
-    with no data is torch's empty parameter (shape ``(0,)``, float32).
+    with no data is torch's empty parameter (shape ``(0,)``, float32). ``Parameter(decl[i])``
+    (model surgery, nanoGPT's ``nn.Parameter(self.wpe.weight[:n])``) declares that part of
+    another declaration: drawn whole, then cut.
 
     Example::
 
@@ -189,7 +191,10 @@ class Parameter(_Declaration):
 
 class Buffer(_Declaration):
     """A non-trainable variable (running statistics, counters): ``Buffer(shape, init, dtype,
-    persistent=True)``. Non-persistent buffers live in the variables but not in ``state_dict``.
+    persistent=True)``. A non-persistent buffer (``persistent=False``: a causal mask, rotary
+    ``inv_freq``) is in neither ``state_dict`` nor the tree ``net.init`` returns: its value
+    comes from its declaration (an array or a constant fill), filled in by every call,
+    ``state_dict``-free reader and bound view (see :mod:`jaxinit.nn._derived`).
 
     Inside ``forward`` a buffer is updated by assigning to it (``self.running_mean = new``);
     the updated value comes back from ``net(variables, x, train=True)``.
