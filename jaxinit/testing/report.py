@@ -118,7 +118,7 @@ class CompareReport:
     grads: list[ValueRow] = field(default_factory=list)
     train: bool = False
     rtol: float = 1e-5
-    atol: float = 1e-5
+    atol: float = 1e-6
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the exception the port raised, if it did
     random_layers: list[str] = field(default_factory=list)  # layers drawing random numbers

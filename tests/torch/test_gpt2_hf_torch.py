@@ -17,6 +17,9 @@ import optax
 import pytest
 
 torch = pytest.importorskip("torch")
+from _torchvision import import_torchvision  # noqa: E402
+
+import_torchvision()  # transformers imports torchvision: declare its op schemas first
 transformers = pytest.importorskip("transformers")
 
 import jaxinit  # noqa: E402
