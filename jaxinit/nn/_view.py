@@ -11,6 +11,7 @@ stored for it. Writing stays functional -- assignment on a view raises and names
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -147,7 +148,10 @@ class BoundModule:
             return lambda *args, **kwargs: self._wrap(method(self.variables(), *args, **kwargs))
         if name in ("get_parameter", "get_buffer", "get_submodule"):
             return lambda target: self._lookup(name, target)
-        with bound(self._frame()):  # a property may read self.weight
+        if isinstance(inspect.getattr_static(module, name, None), property):
+            with bound(self._frame()):  # a property may read self.weight
+                attr = getattr(module, name)
+        else:  # a plain attribute or a method: nothing runs yet, no frame to build
             attr = getattr(module, name)
         if isinstance(attr, types.MethodType):
             return self._bound_method(attr)
