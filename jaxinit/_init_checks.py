@@ -110,3 +110,36 @@ def _fill_value(val: Any, dt: np.dtype) -> Any:
             )
         return np.asarray(v, dt)
     return val
+
+
+def _is_dtype_like(value: Any) -> bool:
+    """A dtype (``jnp.float32``, ``np.dtype('bfloat16')``, ``bool``) or a string (a dtype's
+    name: no initializer takes a string as torch's first argument), never a number: what tells
+    a positional dtype from torch's first positional argument."""
+    if isinstance(value, (bool, int, float, complex, np.number, np.ndarray, jax.Array)):
+        return False
+    return isinstance(value, (np.dtype, type, str))
+
+
+def torch_positional(fn: Any) -> Any:
+    """Make ``fn(key, shape, <torch's positional arguments>, *, dtype=...)`` also take the
+    ``jax.nn.initializers`` convention ``fn(key, shape, dtype)`` that flax and equinox call
+    with: a dtype-like third positional argument (never a number, so never torch's ``mean``,
+    ``a``, ``gain`` or ``val``) is the dtype. ``init.normal(key, shape, 0.0, 0.02)`` is torch's
+    ``normal_(w, 0.0, 0.02)``; ``init.normal(key, shape, jnp.bfloat16)`` is flax's call."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(key: Key, shape: Shape, *args: Any, **kwargs: Any) -> Any:
+        if args and _is_dtype_like(args[0]):
+            if len(args) > 1 or "dtype" in kwargs:
+                raise TypeError(
+                    f"{fn.__name__}(key, shape, dtype, ...): a dtype in third place is the "
+                    "jax.nn.initializers call (key, shape, dtype) and takes nothing more "
+                    "positionally; pass torch's arguments first, e.g. "
+                    f"{fn.__name__}(key, shape, 0.0, 0.02, dtype=jnp.bfloat16) for normal"
+                )
+            kwargs["dtype"], args = args[0], ()
+        return fn(key, shape, *args, **kwargs)
+
+    return wrapper

@@ -2,8 +2,10 @@
 
 ``jaxinit.init.X_(decl, ...)`` takes torch's signature and defaults exactly and acts on a
 :class:`jaxinit.nn.Parameter` or :class:`jaxinit.nn.Buffer` declaration -- what ``m.weight`` is
-inside a module's ``__init__``: the declaration's initializer becomes ``init.X`` with these
-arguments (a re-initialisation event, replayed in torch's order under
+inside a module's ``__init__`` -- or on an indexed part of one (``init.zeros_(m.weight[0])``,
+Hugging Face's ``_init_weights`` for ``padding_idx``: a patch of that part, drawn with that
+part's shape and fans, as torch draws into the slice): the declaration's initializer becomes
+``init.X`` with these arguments (a re-initialisation event, replayed in torch's order under
 ``net.init(TorchGenerator(s))``; see :mod:`jaxinit.nn._ctor_init`), and the declaration is
 returned, as torch returns the tensor. Argument errors are raised at the call, as torch's.
 
@@ -76,6 +78,11 @@ def _checked(fn: Callable, target: Any) -> Callable:
 def _apply(
     tensor: Any, fn: Callable, name: str, args: str = "", *, random: bool = True, generator=None
 ) -> Any:
+    from jaxinit.nn._ctor_init import _no_generator, _View
+
+    if isinstance(tensor, _View):  # init.zeros_(m.weight[m.padding_idx]): a patch of that part
+        _no_generator(generator, f"init.{name}_")
+        return tensor._init(_checked(fn, tensor), f"init.{name}_()")
     if not (hasattr(tensor, "_reinit") and hasattr(tensor, "_history")):
         key = "key" if random else "None"
         raise TypeError(

@@ -1,9 +1,14 @@
 """``torch.nn.init`` as pure, keyed JAX functions.
 
-Every initializer has the ``jax.nn.initializers`` calling convention and torch's name,
-formulas, defaults and errors::
+Every initializer takes torch's arguments in torch's order after ``(key, shape)``, with
+torch's name, formulas, defaults and errors, and ``dtype`` keyword-only::
 
-    fn(key, shape, dtype=jnp.float32, *, <torch's keyword arguments>) -> jax.Array
+    fn(key, shape, <torch's arguments>, *, dtype=jnp.float32) -> jax.Array
+    init.normal(key, (3, 5), 0.0, 0.02)     # torch's nn.init.normal_(w, 0.0, 0.02)
+
+The ``jax.nn.initializers`` convention ``fn(key, shape, dtype)`` -- how flax and equinox call
+an initializer -- works too: a dtype (or a dtype's name) in third place is the dtype, and no
+initializer takes one as torch's first argument, so the two never clash.
 
 It returns a NEW array instead of filling a tensor in place, so with its hyper-parameters
 bound by :func:`functools.partial` it is a drop-in ``kernel_init`` for flax or ``init`` for
@@ -68,6 +73,7 @@ from jaxinit._init_checks import (
     _fill_value,
     _random_args,
     _shape,
+    torch_positional,
 )
 from jaxinit._init_fans import (
     _kaiming_std,
@@ -117,8 +123,9 @@ __all__ += _INPLACE
 # Plain distributions
 
 
+@torch_positional
 def uniform(
-    key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, a: float = 0.0, b: float = 1.0
+    key: Key, shape: Shape, a: float = 0.0, b: float = 1.0, *, dtype: DTypeLike = jnp.float32
 ) -> Array:
     """Values drawn from the uniform distribution U(a, b), i.e. in ``[a, b)``.
 
@@ -134,13 +141,14 @@ def uniform(
     return _draw_uniform(key, shape, dt, a, b)
 
 
+@torch_positional
 def normal(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     mean: float = 0.0,
     std: float = 1.0,
+    *,
+    dtype: DTypeLike = jnp.float32,
 ) -> Array:
     """Values drawn from the normal distribution N(mean, std**2).
 
@@ -155,15 +163,16 @@ def normal(
     return _draw_normal(key, shape, dt, mean, std)
 
 
+@torch_positional
 def trunc_normal(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     mean: float = 0.0,
     std: float = 1.0,
     a: float = -2.0,
     b: float = 2.0,
+    *,
+    dtype: DTypeLike = jnp.float32,
 ) -> Array:
     """Values drawn from N(mean, std**2) truncated to ``[a, b]``.
 
@@ -215,7 +224,8 @@ def trunc_normal(
 # Deterministic initializers (key ignored)
 
 
-def constant(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, val: Any) -> Array:
+@torch_positional
+def constant(key: Key, shape: Shape, val: Any, *, dtype: DTypeLike = jnp.float32) -> Array:
     """An array filled with ``val``. ``key`` is ignored (may be None).
 
     Integer and bool dtypes work and convert like torch's ``fill_``: a float in the dtype's
@@ -235,7 +245,8 @@ def constant(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, val: Any
     return jnp.full(shape, _fill_value(val, dt), dt)
 
 
-def ones(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
+@torch_positional
+def ones(key: Key, shape: Shape, *, dtype: DTypeLike = jnp.float32) -> Array:
     """An array of ones. ``key`` is ignored (may be None).
 
     Example::
@@ -246,7 +257,8 @@ def ones(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     return jnp.ones(_shape(shape, "ones"), canonical_dtype(dtype))
 
 
-def zeros(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
+@torch_positional
+def zeros(key: Key, shape: Shape, *, dtype: DTypeLike = jnp.float32) -> Array:
     """An array of zeros. ``key`` is ignored (may be None).
 
     Example::
@@ -257,7 +269,8 @@ def zeros(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     return jnp.zeros(_shape(shape, "zeros"), canonical_dtype(dtype))
 
 
-def empty(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
+@torch_positional
+def empty(key: Key, shape: Shape, *, dtype: DTypeLike = jnp.float32) -> Array:
     """torch's ``torch.empty``, for a declaration re-initialised right after: zeros (JAX has no
     uninitialised memory), and it draws nothing, so a ``TorchGenerator`` stream is untouched
     (torch's ``nn.MultiheadAttention`` declares ``in_proj_weight`` this way). ``key`` is ignored.
@@ -271,7 +284,8 @@ def empty(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     return jnp.zeros(_shape(shape, "empty"), canonical_dtype(dtype))
 
 
-def eye(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
+@torch_positional
+def eye(key: Key, shape: Shape, *, dtype: DTypeLike = jnp.float32) -> Array:
     """The identity matrix for a 2-D shape: 1 where ``i == j``, else 0; non-square is fine.
 
     Preserves the identity of the inputs of a Linear layer. ``key`` is ignored.
@@ -291,7 +305,8 @@ def eye(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32) -> Array:
     return jnp.eye(shape[0], shape[1], dtype=canonical_dtype(dtype))
 
 
-def dirac(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, groups: int = 1) -> Array:
+@torch_positional
+def dirac(key: Key, shape: Shape, groups: int = 1, *, dtype: DTypeLike = jnp.float32) -> Array:
     """The Dirac delta for a conv kernel ``(out, in/groups, *k)`` with 1, 2 or 3 spatial dims.
 
     Preserves the identity of the inputs of a Conv layer: with ``out_per = out // groups``, for
@@ -345,12 +360,13 @@ def dirac(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, groups: int
 # Fan-based initializers
 
 
+@torch_positional
 def xavier_uniform(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     gain: float = 1.0,
+    *,
+    dtype: DTypeLike = jnp.float32,
     in_axis: int = 1,
     out_axis: int = 0,
 ) -> Array:
@@ -370,12 +386,13 @@ def xavier_uniform(
     return _draw_uniform(key, shape, dt, -bound, bound)
 
 
+@torch_positional
 def xavier_normal(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     gain: float = 1.0,
+    *,
+    dtype: DTypeLike = jnp.float32,
     in_axis: int = 1,
     out_axis: int = 0,
 ) -> Array:
@@ -393,14 +410,15 @@ def xavier_normal(
     return _draw_normal(key, shape, dt, 0.0, std)
 
 
+@torch_positional
 def kaiming_uniform(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     a: float = 0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
+    *,
+    dtype: DTypeLike = jnp.float32,
     in_axis: int = 1,
     out_axis: int = 0,
 ) -> Array:
@@ -426,14 +444,15 @@ def kaiming_uniform(
     return _draw_uniform(key, shape, dt, -bound, bound)
 
 
+@torch_positional
 def kaiming_normal(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     a: float = 0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
+    *,
+    dtype: DTypeLike = jnp.float32,
     in_axis: int = 1,
     out_axis: int = 0,
 ) -> Array:
@@ -458,7 +477,8 @@ def kaiming_normal(
 # Structured random initializers
 
 
-def orthogonal(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, gain: float = 1) -> Array:
+@torch_positional
+def orthogonal(key: Key, shape: Shape, gain: float = 1, *, dtype: DTypeLike = jnp.float32) -> Array:
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2013), as torch builds it.
 
     ``rows = shape[0]``, ``cols = numel // rows``; a fresh ``(rows, cols)`` standard normal
@@ -488,13 +508,14 @@ def orthogonal(key: Key, shape: Shape, dtype: DTypeLike = jnp.float32, *, gain: 
     return _orthogonal_jit(key, gain, shape=shape, dtype=dt)
 
 
+@torch_positional
 def sparse(
     key: Key,
     shape: Shape,
-    dtype: DTypeLike = jnp.float32,
-    *,
     sparsity: float,
     std: float = 0.01,
+    *,
+    dtype: DTypeLike = jnp.float32,
 ) -> Array:
     """A 2-D sparse matrix (Martens 2010): N(0, std**2) with zeros forced in every column.
 

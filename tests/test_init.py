@@ -369,3 +369,40 @@ def test_a_torch_generator_is_accepted(name):
     assert x.shape == shape and x.dtype == jnp.float32
     assert bool(jnp.isfinite(x).all())
     assert not np.array_equal(x, quiet(fn, g, shape))  # the generator's state moved on
+
+
+@pytest.mark.parametrize(
+    "fn,args,kwargs",
+    [
+        (init.uniform, (-0.5, 0.5), {"a": -0.5, "b": 0.5}),
+        (init.normal, (0.0, 0.02), {"mean": 0.0, "std": 0.02}),
+        (init.trunc_normal, (1.0, 0.5, 0.0, 2.0), {"mean": 1.0, "std": 0.5, "a": 0.0, "b": 2.0}),
+        (init.constant, (0.5,), {"val": 0.5}),
+        (init.xavier_uniform, (2.0,), {"gain": 2.0}),
+        (
+            init.kaiming_normal,
+            (0.1, "fan_out", "relu"),
+            {"a": 0.1, "mode": "fan_out", "nonlinearity": "relu"},
+        ),
+        (init.orthogonal, (3.0,), {"gain": 3.0}),
+        (init.sparse, (0.5, 0.1), {"sparsity": 0.5, "std": 0.1}),
+        (init.dirac, (2,), {"groups": 2}),
+    ],
+)
+def test_positional_arguments_follow_torchs_order(fn, args, kwargs):
+    shape = (4, 2, 3) if fn is init.dirac else (4, 6)
+    want = fn(KEY, shape, **kwargs)
+    np.testing.assert_array_equal(fn(KEY, shape, *args), want)
+    # the jax.nn.initializers call (flax, equinox): a dtype in third place is the dtype
+    got = fn(KEY, shape, jnp.bfloat16, **kwargs)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(got, fn(KEY, shape, **kwargs, dtype=jnp.bfloat16))
+
+
+def test_positional_dtype_takes_nothing_more_positionally():
+    assert init.zeros(None, (2,), np.dtype("int32")).dtype == jnp.int32
+    assert init.ones(None, (2,), "float16").dtype == jnp.float16
+    with pytest.raises(TypeError, match="takes nothing more positionally"):
+        init.normal(KEY, (2,), jnp.float32, 0.02)
+    with pytest.raises(TypeError, match="takes nothing more positionally"):
+        init.normal(KEY, (2,), jnp.float32, dtype=jnp.float32)

@@ -183,7 +183,7 @@ def read_host(path: str | os.PathLike, *,
 
 
 def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
-                     device: Any = None, sharding: Any = None) -> Any:
+                     device: Any = None, sharding: Any = None, net: Any = None) -> Any:
     """Read a safetensors file as nested jaxinit variables (jax arrays).
 
     ``'hidden.weight'`` -> ``variables['hidden']['weight']``, same shape and bits. Ties saved by
@@ -191,13 +191,45 @@ def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool 
     ``sharding`` are those of :func:`jaxinit.load` (checks of every name, shape and dtype,
     reported at once; ``strict=False`` returns ``(variables, IncompatibleKeys)``).
 
+    ``net``: the model the file is for. A tie then resolves by the model's names, as
+    ``safetensors.torch.load_model`` resolves it in torch: a file written by safetensors'
+    ``save_model`` holds a tie under one of its names only (the alphabetically first, e.g.
+    ``lm_head.weight``), which becomes the variable's stored name; a copy at another name is
+    dropped after checking it holds the same bits.
+
     Example::
 
         >>> variables = load_safetensors("model.safetensors", like=template)
+        >>> variables = load_safetensors("save_model.safetensors", like=template, net=net)
     """
     host = read_host(path)
+    if net is not None:
+        host = fold_ties(host, net, repr(os.fspath(path)))
     return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
                          source=repr(os.fspath(path)))
+
+
+def fold_ties(host: Any, net: Any, source: str) -> Any:
+    """``host`` (nested arrays) with every tied name of ``net`` stored once, under the name
+    ``net.init`` stores it (its first name): an alias present alone is renamed to it, a copy
+    at an alias is dropped if its bits equal the stored name's (a CheckpointError if not)."""
+    from jaxinit._tree import iter_flat
+    from jaxinit.nn._plan import plan_of
+
+    flat = dict(iter_flat(host))
+    plan = plan_of(net)
+    for alias, canon in plan.state_keys:
+        if canon is None or alias == canon or alias not in flat:
+            continue
+        value = flat.pop(alias)
+        if canon not in flat:
+            flat[canon] = value
+        elif not (value.shape == flat[canon].shape and value.tobytes() == flat[canon].tobytes()):
+            raise _ser.CheckpointError(
+                f"{source}: {alias!r} and {canon!r} are tied in {type(net).__name__}, but the "
+                "file holds different tensors at the two names"
+            )
+    return unflatten(flat)
 
 
 def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -235,19 +267,23 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def save_safetensors(variables: Any, path: str | os.PathLike, *,
-                     metadata: Mapping[str, str] | None = None) -> None:
+                     metadata: Mapping[str, str] | None = None, net: Any = None) -> None:
     """Write variables (nested dicts of arrays) to a safetensors file, atomically.
 
-    Names are dotted (``'hidden.weight'``), values keep their bits. A tie is written at every
-    name (plain torch loads it strictly) and listed in the metadata (see the module doc).
-    ``metadata`` adds string entries to the header.
+    Names are dotted (``'hidden.weight'``), values keep their bits. A tie (one array object
+    at several names) is written at every name (plain torch loads it strictly) and listed in
+    the metadata (see the module doc). A model's variables hold a tie once, under its first
+    name: pass ``net`` (or save ``net.state_dict(variables)``) to write every name torch's
+    strict ``load_state_dict`` expects. ``metadata`` adds string entries to the header.
 
     Example::
 
-        >>> save_safetensors(variables, "model.safetensors")
+        >>> save_safetensors(variables, "model.safetensors", net=net)
         >>> from safetensors.torch import load_file; net.load_state_dict(load_file(...))
     """
     from jaxinit.serialization.sharded_convert import write_safetensors
 
+    if net is not None:
+        variables = net.state_dict(variables)  # every name of a tie, as torch's state_dict
     arrays, _ = flat_arrays(variables)  # a tie is one object at each name: listed as aliases
     write_safetensors(arrays, path, None, metadata)  # streamed, fsynced, mode kept

@@ -355,17 +355,22 @@ def to_torch(variables: Any) -> OrderedDict:
     return host_to_torch(variables)
 
 
-def save_pt(variables: Any, path: str | os.PathLike) -> None:
+def save_pt(variables: Any, path: str | os.PathLike, *, net: Any = None) -> None:
     """``torch.save(to_torch(variables), path)``, written atomically.
 
-    Ties are saved once (torch.save keeps shared storage). The file loads with
+    A tie (one array object at several names) is one tensor at every name (torch.save keeps
+    shared storage). A model's variables hold a tie once, under its first name: pass ``net``
+    (or save ``net.state_dict(variables)``) to write every name, as torch's ``state_dict``
+    lists them and its strict ``load_state_dict`` expects. The file loads with
     ``torch.load(path, weights_only=True)`` and ``module.load_state_dict``.
 
     Example::
 
-        >>> save_pt(variables, "mlp.pt")
-        >>> net.load_state_dict(torch.load("mlp.pt", weights_only=True))
+        >>> save_pt(variables, "gpt.pt", net=net)
+        >>> torch_gpt.load_state_dict(torch.load("gpt.pt", weights_only=True))
     """
+    if net is not None:
+        variables = net.state_dict(variables)
     write_pt(to_torch(variables), path)
 
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ..generator import TorchGenerator
+from ._nokey import NoKey
 from ._plan import Plan
 
 _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("jaxinit_frame", default=None)
@@ -28,7 +29,7 @@ _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("jaxinit_f
 class Frame:
     plan: Plan
     values: dict[str, Any]  # canonical name -> array; updated in place by assignments
-    mode: str  # "forward" or "apply"
+    mode: str  # "forward", "apply" or "view" (a method called through net.bind(variables))
     train: bool = False
     key: Any = None
     updated: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +54,9 @@ class Frame:
         self.values[canon] = new
         self.updated[canon] = new
 
-    def next_key(self, module: Any) -> jax.Array:
+    def next_key(self, module: Any) -> jax.Array | NoKey:
+        if self.key is None and not self.train:  # eval: a placeholder every rng= consumer
+            return NoKey(type(module).__name__)  # takes; jax.random refuses it, clearly
         if self.key is None:
             what = type(module).__name__
             raise ValueError(

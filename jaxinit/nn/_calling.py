@@ -12,6 +12,7 @@ from .._tree import iter_flat
 from . import _binding
 from ._binding import Frame, bound, merge_updates
 from ._derived import fill_derived
+from ._nokey import NoKey
 from ._plan import Plan, plan_of
 from .tying import check_undeclared_ties
 
@@ -55,9 +56,22 @@ class Calling:
         frame = _binding.current()
         return bool(frame is not None and frame.train)
 
-    def next_key(self) -> jax.Array:
+    def next_key(self) -> jax.Array | NoKey:
         """A fresh PRNG key inside ``forward`` (Dropout): derived from the call's ``rng``, this
-        module's path and a per-call counter."""
+        module's path and a per-call counter.
+
+        In an eval call without ``rng`` it returns a placeholder (:class:`NoKey`, falsy) that
+        every ``rng=`` consumer of :mod:`jaxinit.nn.functional` accepts where it draws nothing
+        (eval, ``p == 0``) and refuses where it would draw, as ``jax.random`` does, with a
+        message saying to pass ``rng=``; so torch code that asks for a key unconditionally
+        (torchvision's ``StochasticDepth``) runs in eval. A training call without ``rng`` still
+        raises here.
+
+        Example::
+
+            def forward(self, x):
+                return F.dropout(x, self.p, self.training, rng=self.next_key())
+        """
         frame = _binding.current()
         if frame is None or not frame.owns(self):
             raise RuntimeError("next_key() is only available inside a call of the model")
@@ -123,8 +137,7 @@ class Calling:
         if "key" in kwargs and not _forward_takes(self, "key"):
             if rng is not None:
                 raise TypeError(
-                    f"{type(self).__name__} got both rng= and key=: pass the PRNG key once, "
-                    "as rng="
+                    f"{type(self).__name__} got both rng= and key=: pass the PRNG key once, as rng="
                 )
             rng = kwargs.pop("key")
         plan = plan_of(self)
@@ -150,9 +163,7 @@ class Calling:
         if missing:
             lines.append("missing: " + ", ".join(missing))
             if all(plan.is_buffer(m) for m in missing):
-                lines.append(
-                    "these are buffers: pass net.merge(params, buffers), not params alone"
-                )
+                lines.append("these are buffers: pass net.merge(params, buffers), not params alone")
         for name in unexpected:
             canon = plan.canonical(name)
             if canon != name and canon in plan.entries:
@@ -164,4 +175,3 @@ class Calling:
                 lines.append(f"unexpected: {name}")
         lines.append("build variables with net.init(key) or net.load_state_dict(...)")
         return "\n  ".join(lines)
-

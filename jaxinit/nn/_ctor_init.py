@@ -63,6 +63,24 @@ class _Patched:
         return f"{_describe_init(self.base)}.{self.text}"
 
 
+class _Sliced:
+    """Initializer of a declaration made from part of another (``nn.Parameter(w[:n])``,
+    nanoGPT's ``crop_block_size``): ``source``'s initializer drawn at the source's full shape,
+    then ``[index]`` -- with a JAX key the same key gives the uncropped values, cropped. Under a
+    TorchGenerator replay the part is cut from the source's replayed value (torch draws
+    nothing when it slices)."""
+
+    def __init__(self, source: Any, index: Any):
+        self.source, self.base, self.index = source, source.init, index
+
+    def __call__(self, key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        full = jnp.asarray(self.base(key, self.source.shape, dtype), dtype)
+        return full[self.index].reshape(shape)
+
+    def __repr__(self) -> str:
+        return f"{_describe_init(self.base)}[{self.index!r}]"
+
+
 def _describe_init(fn: Any) -> str:
     from .parameter import _describe
 
@@ -229,6 +247,12 @@ class _View:
         self.decl._patch(lambda v, k: _set_part(v, index, make(k, v.dtype)), f"[{index!r}].{text}")
         return self
 
+    def _init(self, fn: Callable, text: str) -> _View:
+        """That part re-drawn by ``fn(key, part_shape, dtype)`` (any :mod:`jaxinit.init`
+        function, its arguments checked): the underscore initializers on a view."""
+        shape = self.shape
+        return self._set(lambda k, dt: fn(k, shape, dt), text)
+
     def zero_(self) -> _View:
         """``decl[index].zero_()``: zeros in that part (draws nothing)."""
         shape = self.shape
@@ -259,6 +283,17 @@ class _View:
     def dtype(self) -> np.dtype:
         return self.decl.dtype
 
+    def _initializer(self) -> Callable:
+        """The initializer of a new declaration made from this part (``nn.Parameter(view)``):
+        a fixed value stays a fixed value (so a non-persistent buffer stays one), anything
+        else is drawn whole and cut (:class:`_Sliced`)."""
+        from .parameter import _FromValue
+
+        base = self.decl.init
+        if isinstance(base, _FromValue):
+            return _FromValue(np.asarray(base.value).reshape(self.decl.shape)[self.index])
+        return _Sliced(self.decl, self.index)
+
 
 def apply_torch_form(module: Any, fn: Callable[[Any], Any]) -> Any:
     """torch's ``module.apply(fn)``: ``fn(m)`` for every module, children first (each
@@ -285,11 +320,13 @@ def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[st
     dropped. Returns the values of ``entries``."""
     stored = {id(decl) for decl in entries.values()}
     decls = dict(entries)
+    names = {id(decl): name for name, decl in entries.items()}
     for module in modules:
         for decl in module.__dict__.get("_orphans", ()):
             if id(decl) not in stored:
                 stored.add(id(decl))
                 decls[f"<orphan {id(decl)}>"] = decl
+                names[id(decl)] = f"<orphan {id(decl)}>"
     events = sorted(
         ((seq, name, fn) for name, decl in decls.items() for seq, fn in decl._history),
         key=operator.itemgetter(0),
@@ -304,6 +341,8 @@ def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[st
             continue
         if isinstance(fn, _Patched) and name in values:
             values[name] = fn.apply(values[name], key)
+        elif isinstance(fn, _Sliced) and names.get(id(fn.source)) in values:
+            values[name] = np.array(values[names[id(fn.source)]][fn.index], decl.dtype)
         else:
             values[name] = np.asarray(fn(key, decl.shape, decl.dtype), dtype=decl.dtype)
     return {name: jnp.asarray(values[name]) for name in entries}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _binding
-from ._ctor_init import record_orphan
+from ._ctor_init import _View, record_orphan
 from ._derived import declared_value
 from ._plan import structure_changed
 from .parameter import Buffer, Parameter, _FromValue, _is_array
@@ -94,6 +94,8 @@ class Registration:
             modules[name] = None
             structure_changed()
         elif isinstance(value, Buffer) or name in buffers:
+            if isinstance(value, _View):  # self.bias = self.bias[:, :, :n, :n] (surgery)
+                value = Buffer(value, persistent=self._persistence(name))
             if value is not None and not isinstance(value, Buffer) and not _is_array(value):
                 raise TypeError(
                     f"cannot assign '{_typename(value)}' as buffer '{name}' "
@@ -118,6 +120,12 @@ class Registration:
         return name not in self.__dict__["_non_persistent_names"]
 
     def _write_bound(self, frame: Any, params: dict, buffers: dict, name: str, value: Any):
+        if frame.mode == "view":
+            raise AttributeError(
+                f"cannot assign {name!r} of {type(self).__name__} through a bound view (it is "
+                "read-only): change variables with net.set, net.apply or net.load_state_dict, "
+                "or call net(variables, x, train=True) for buffer updates"
+            )
         if name in params and frame.mode == "forward":
             raise AttributeError(
                 f"parameter {name!r} of {type(self).__name__} is read-only in forward; "

@@ -125,6 +125,56 @@ class StateDict:
 
     set_extra_state._base_default = True  # type: ignore[attr-defined]
 
+    def _load_from_state_dict(
+        self,
+        state_dict: dict,
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """torch's per-module loading hook, with torch's arguments. ``load_state_dict`` calls
+        an override of it for each module, pre-order, before any value is read, on a copy of
+        the state_dict it then loads from: an override may drop, rename or convert entries
+        (torchvision's ``FrozenBatchNorm2d`` deletes ``prefix + 'num_batches_tracked'``) and
+        append to ``missing_keys``, ``unexpected_keys`` and ``error_msgs``, which are
+        reported as torch reports them. This base version does nothing (the values are
+        copied functionally afterwards), so ``super()._load_from_state_dict(...)`` is safe.
+
+        Example::
+
+            def _load_from_state_dict(self, state_dict, prefix, *args):
+                state_dict.pop(prefix + "num_batches_tracked", None)
+                super()._load_from_state_dict(state_dict, prefix, *args)
+        """
+
+    _load_from_state_dict._base_default = True  # type: ignore[attr-defined]
+
+    def _run_load_hooks(
+        self, state_dict: Mapping[str, Any], metadata: Any
+    ) -> tuple[Mapping[str, Any], list[str], list[str], list[str]]:
+        """Every overridden ``_load_from_state_dict``, pre-order as torch's ``load`` walks the
+        tree: ``(state_dict they changed (a copy), missing, unexpected, error_msgs)``."""
+        hooked = [
+            (path, m)
+            for path, m in self.named_modules(remove_duplicate=False)
+            if _overrides(m, "_load_from_state_dict")
+        ]
+        if not hooked:
+            return state_dict, [], [], []
+        sd = OrderedDict(state_dict)
+        sd._metadata = metadata  # type: ignore[attr-defined]
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+        for path, module in hooked:
+            local = {} if metadata is None else metadata.get(path, {})
+            prefix = f"{path}." if path else ""
+            module._load_from_state_dict(sd, prefix, local, True, missing, unexpected, errors)
+        return sd, missing, unexpected, errors
+
     def load_state_dict(
         self,
         variables: Mapping[str, Any] | None,
@@ -142,8 +192,9 @@ class StateDict:
         present). Non-persistent buffers are never expected: their values come from their
         declarations. An ``_extra_state`` entry goes to the module's ``set_extra_state`` (as
         in torch, while walking the tree, before errors are raised: extra state is module
-        configuration, not a variable). No variables are returned unless everything
-        succeeded.
+        configuration, not a variable). An overridden ``_load_from_state_dict`` runs first,
+        as in torch (:meth:`_load_from_state_dict`). No variables are returned unless
+        everything succeeded.
 
         Example::
 
@@ -162,11 +213,13 @@ class StateDict:
         plan = plan_of(self)
         current = None if variables is None else dict(iter_flat(variables))
         metadata = check_metadata(getattr(state_dict, "_metadata", None))
+        state_dict, hook_missing, hook_unexpected, errors = self._run_load_hooks(
+            state_dict, metadata
+        )
         new: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         missing: list[str] = []
         unexpected_extra: list[str] = []
-        errors: list[str] = []
         for name, canon in plan.state_keys:
             if canon is None:
                 module = plan.extra_state[name]
@@ -216,6 +269,8 @@ class StateDict:
             return self.load_state_dict(variables, state_dict, strict)  # walks the new one)
         known = {name for name, _ in plan.state_keys}
         unexpected = [k for k in state_dict if k not in known or k in unexpected_extra]
+        missing += [k for k in hook_missing if k not in missing]
+        unexpected += [k for k in hook_unexpected if k not in unexpected]
         if (strict and (missing or unexpected)) or errors:
             lines = []
             if strict and missing:
@@ -260,4 +315,3 @@ class StateDict:
             return False
         version = None if metadata is None else metadata.get(prefix, {}).get("version")
         return version is None or version < type(module)._version
-

@@ -48,6 +48,8 @@ class VariableOps:
                 shardings = {n: sharding for n in plan.entries}
             shardings = {n: s for n, s in shardings.items() if s is not None}
         values = initialize(plan, key, shardings)
+        for module in self.modules():  # apply(fn) after this is a trap: apply warns
+            module.__dict__["_variables_drawn"] = True
         if not plan.derived:
             return values
         return unflatten({n: v for n, v in iter_flat(values) if n not in plan.derived})
@@ -92,7 +94,13 @@ class VariableOps:
         """A new variables tree with ``name`` replaced (torch's ``p.data = value`` /
         ``copy_``): the shape must match; the value is cast to the current dtype unless
         ``cast=False``. Tied aliases resolve to the one stored array, so setting either name
-        changes what every use sees. A module name takes a nested dict of its variables."""
+        changes what every use sees. A module name takes a nested dict of its variables.
+        After model surgery on the module (nanoGPT's ``crop_block_size``) a value of the new
+        declared shape is accepted too, so held variables follow the module::
+
+            net.crop_block_size(64)
+            variables = net.set(variables, "transformer.wpe.weight", wpe[:64])
+        """
         plan = plan_of(self)
         canon = plan.canonical(name)
         current = self.get(variables, canon)
@@ -105,7 +113,8 @@ class VariableOps:
                     join(name, sub), self.get(variables, join(canon, sub)), v, cast
                 )
             return merge_updates(variables, updates)
-        return merge_updates(variables, {canon: _coerce(name, current, value, cast)})
+        declared = plan.entries[canon].shape if canon in plan.entries else None
+        return merge_updates(variables, {canon: _coerce(name, current, value, cast, declared)})
 
     def apply(
         self, variables: Mapping[str, Any], fn: Callable[..., Any] | None = None, key: Any = None
@@ -132,7 +141,10 @@ class VariableOps:
 
         torch's form ``self.apply(fn)`` -- one callable, no variables -- runs ``fn(m)`` over
         the declarations and returns ``self``, for constructor code such as Hugging Face's
-        ``self.apply(self._init_weights)`` (see :mod:`jaxinit.nn._ctor_init`).
+        ``self.apply(self._init_weights)`` (see :mod:`jaxinit.nn._ctor_init`). Called after
+        ``net.init`` drew variables (DCGAN's ``netG.apply(weights_init)``), it changes only
+        what the *next* ``net.init`` draws, not the variables already held, so it warns
+        (``UserWarning``) naming the functional form.
         """
         if (
             fn is None
@@ -140,6 +152,8 @@ class VariableOps:
             and callable(variables)
             and not isinstance(variables, Mapping)
         ):
+            if self.__dict__.get("_variables_drawn"):
+                _warn_declarations_only(self, variables)
             return apply_torch_form(self, variables)
         plan = plan_of(self)
         flat = self._bind_values(plan, variables)
@@ -228,11 +242,12 @@ def _path_hash(path: str) -> np.uint32:
     return np.uint32(zlib.crc32(path.encode("utf-8")))
 
 
-def _coerce(name: str, current: Any, value: Any, cast: bool) -> Any:
-    """torch ``copy_`` semantics for replacing a variable: same shape, current dtype."""
+def _coerce(name: str, current: Any, value: Any, cast: bool, declared: Any = None) -> Any:
+    """torch ``copy_`` semantics for replacing a variable: same shape (or the declared one,
+    after model surgery), current dtype."""
     array = value if isinstance(value, jax.Array) else _as_numpy(value)  # tracers included
     shape = tuple(np.shape(array))
-    if shape != tuple(current.shape):
+    if shape != tuple(current.shape) and shape != declared:
         raise ValueError(
             f"size mismatch for {name}: the new value has shape {shape}, the shape in current "
             f"model is {tuple(current.shape)}"
@@ -241,3 +256,21 @@ def _coerce(name: str, current: Any, value: Any, cast: bool) -> Any:
         return jnp.asarray(array, dtype=current.dtype)
     canonical_dtype(array.dtype, what=f"the new value of {name} has dtype")  # no silent f32
     return jnp.asarray(array)
+
+
+def _warn_declarations_only(module: Any, fn: Any) -> None:
+    """torch's ``net.apply(fn)`` after ``net.init``: say that the variables held stay as they
+    are, and how to re-initialise them."""
+    import warnings
+
+    name = getattr(fn, "__name__", "fn")
+    warnings.warn(
+        f"{type(module).__name__}.apply({name}) with one argument re-initialises the "
+        "declarations only: it changes what the next net.init(key) draws, not the variables "
+        "net.init already returned. To re-initialise those, use the functional form, "
+        f"variables = net.apply(variables, fn, key), with fn(m, key) assigning new arrays "
+        "(m.weight = init.normal(key, m.weight.shape, 0.0, 0.02)); or call net.init(key) "
+        "again after this apply",
+        UserWarning,
+        stacklevel=3,
+    )

@@ -11,11 +11,13 @@ stored for it. Writing stays functional -- assignment on a view raises and names
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._tree import unflatten
+from ._binding import Frame, bound
 from ._plan import plan_of
 from ._registration import Registration
 from .parameter import _Declaration
@@ -61,7 +63,11 @@ class BoundModule:
     ``state_dict()``, ``named_parameters()``, ``parameters()``, ``named_buffers()``,
     ``buffers()``, ``get(name)``, ``get_parameter(name)``, ``get_buffer(name)`` and calling
     (``view(x)``, eval mode unless ``train=True``) use the attached variables. Hyper-parameters
-    (``view.stride``) read through. ``view.unbind()`` returns ``(module, variables)``.
+    (``view.stride``) read through. Any other method or property reached through the view
+    (nanoGPT's ``generate``) runs with the variables bound, as an eval call with no ``rng``:
+    ``self(...)``, ``self.child(...)`` and ``self.weight`` inside it read the attached
+    variables, and assigning a variable there raises (the view is read-only).
+    ``view.unbind()`` returns ``(module, variables)``.
 
     Example::
 
@@ -69,6 +75,7 @@ class BoundModule:
         bound.A[1].conv.weight.shape         # (2, 1, 1, 1)
         list(bound.A[1].state_dict())        # ['conv.weight', 'bn.weight', ...]
         y = bound.A[1].conv(x)               # the conv with its stored weight
+        out = gpt.bind(variables).generate(idx, 8, key=k)  # a method calling self(...)
     """
 
     __slots__ = ("_module", "_by_decl")
@@ -118,9 +125,7 @@ class BoundModule:
     def variables(self) -> dict[str, Any]:
         """This module's own variables tree (canonical names relative to it), no copies."""
         plan = plan_of(self._module)
-        return unflatten(
-            {name: self._value(decl, name) for name, decl in plan.entries.items()}
-        )
+        return unflatten({name: self._value(decl, name) for name, decl in plan.entries.items()})
 
     def unbind(self) -> tuple[Any, dict[str, Any]]:
         """``module, variables = view.unbind()``: the module and its variables tree."""
@@ -143,10 +148,29 @@ class BoundModule:
             return lambda *args, **kwargs: self._wrap(method(self.variables(), *args, **kwargs))
         if name in ("get_parameter", "get_buffer", "get_submodule"):
             return lambda target: self._lookup(name, target)
-        attr = getattr(module, name)
+        if isinstance(inspect.getattr_static(module, name, None), property):
+            with bound(self._frame()):  # a property may read self.weight
+                attr = getattr(module, name)
+        else:  # a plain attribute or a method: nothing runs yet, no frame to build
+            attr = getattr(module, name)
         if isinstance(attr, types.MethodType):
-            return lambda *args, **kwargs: self._wrap(attr(*args, **kwargs))
+            return self._bound_method(attr)
         return self._wrap(attr)
+
+    def _frame(self) -> Frame:
+        """An eval frame (no ``rng``) binding this module's variables, for its methods."""
+        plan = plan_of(self._module)
+        values = {name: self._value(decl, name) for name, decl in plan.entries.items()}
+        return Frame(plan, values, "view")
+
+    def _bound_method(self, method: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with bound(self._frame()):
+                return self._wrap(method(*args, **kwargs))
+
+        call.__name__ = getattr(method, "__name__", "method")
+        call.__doc__ = getattr(method, "__doc__", None)
+        return call
 
     def _lookup(self, method: str, target: str) -> Any:
         module_path, _, last = target.rpartition(".")

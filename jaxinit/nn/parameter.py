@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._dtypes import canonical_dtype
-from ._ctor_init import _TensorMethods
+from ._ctor_init import _TensorMethods, _View
 
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype) -> array``: every function of :mod:`jaxinit.init` qualifies."""
@@ -86,7 +86,15 @@ class _Declaration(_TensorMethods):
         init: Initializer | None = None,
         dtype: Any = None,
     ):
-        if _is_array(shape):  # nn.Parameter(array): the value is the initial value
+        if isinstance(shape, _View):  # nn.Parameter(m.weight[:n]): model surgery (nanoGPT)
+            if init is not None:
+                raise TypeError(
+                    f"{type(self).__name__}(decl[index]) takes its values from that part of "
+                    "the declaration; pass either it or a shape with init=, not both"
+                )
+            dtype = shape.dtype if dtype is None else dtype
+            shape, init = shape.shape, shape._initializer()
+        elif _is_array(shape):  # nn.Parameter(array): the value is the initial value
             value = _as_numpy(shape)
             if init is not None:
                 raise TypeError(
@@ -160,7 +168,9 @@ class Parameter(_Declaration):
     (with hyper-parameters bound by ``functools.partial``) qualifies. ``Parameter(array)``
     takes the array as the initial value, like ``nn.Parameter(torch.randn(3, 4))``; float64
     arrays become float32 unless x64 is enabled or ``dtype`` says otherwise. ``Parameter()``
-    with no data is torch's empty parameter (shape ``(0,)``, float32).
+    with no data is torch's empty parameter (shape ``(0,)``, float32). ``Parameter(decl[i])``
+    (model surgery, nanoGPT's ``nn.Parameter(self.wpe.weight[:n])``) declares that part of
+    another declaration: drawn whole, then cut.
 
     Example::
 
@@ -190,7 +200,10 @@ class Parameter(_Declaration):
 
 class Buffer(_Declaration):
     """A non-trainable variable (running statistics, counters): ``Buffer(shape, init, dtype,
-    persistent=True)``. Non-persistent buffers live in the variables but not in ``state_dict``.
+    persistent=True)``. A non-persistent buffer (``persistent=False``: a causal mask, rotary
+    ``inv_freq``) is in neither ``state_dict`` nor the tree ``net.init`` returns: its value
+    comes from its declaration (an array or a constant fill), filled in by every call,
+    ``state_dict``-free reader and bound view (see :mod:`jaxinit.nn._derived`).
 
     Inside ``forward`` a buffer is updated by assigning to it (``self.running_mean = new``);
     the updated value comes back from ``net(variables, x, train=True)``.

@@ -68,6 +68,22 @@ def leaves(obj: Any) -> list[Any]:
     return []
 
 
+def not_compared(obj: Any, where: str) -> list[str]:
+    """The values of an output that :func:`leaves` skips, as ``'where[path]: Type'`` (``None``
+    is not listed): Hugging Face's cache objects, strings, Python numbers."""
+    if obj is None or is_array(obj) or type(obj).__name__ == "PackedSequence":
+        return []
+    if isinstance(obj, dict):
+        items = [(f"[{k!r}]", obj[k]) for k in sorted(obj, key=str)]
+    elif isinstance(obj, (tuple, list)):
+        items = [(f"[{i}]", v) for i, v in enumerate(obj)]
+    elif hasattr(obj, "_fields"):
+        items = [(f".{f}", getattr(obj, f)) for f in obj._fields]
+    else:
+        return [f"{where}: {type(obj).__name__}"]
+    return [line for path, v in items for line in not_compared(v, where + path)]
+
+
 def _packed(seq: Any) -> list[Any]:
     """A packed sequence as ``[padded (T, B, *) with zeros past each length, lengths]``, for
     torch's (packed by time step) and jaxinit's (kept padded) alike. ``T`` is torch's longest
@@ -116,9 +132,11 @@ def run_torch(tm: Any, inputs: tuple, *, grads: bool, loss: Callable | None) -> 
     for name, m in tm.named_modules(remove_duplicate=False):
         names.setdefault(id(m), name)
     rows: list[tuple[str, str, list[np.ndarray]]] = []
+    skipped: list[str] = []
 
     def hook(module: Any, args: Any, out: Any) -> None:
         rows.append((names[id(module)], type(module).__name__, [host(t) for t in leaves(out)]))
+        skipped.extend(not_compared(out, f"torch {names[id(module)] or '(model)'} output"))
 
     seen: set[int] = set()
     handles = []
@@ -135,7 +153,11 @@ def run_torch(tm: Any, inputs: tuple, *, grads: bool, loss: Callable | None) -> 
     finally:
         for h in handles:
             h.remove()
-    result = {"rows": rows, "buffers": {n: host(b) for n, b in tm.named_buffers()}}
+    result = {
+        "rows": rows,
+        "buffers": {n: host(b) for n, b in tm.named_buffers()},
+        "skipped": skipped,
+    }
     if grads:
         result["grads"] = {
             n: host(p.grad) if p.grad is not None else np.zeros(tuple(p.shape), host(p).dtype)
@@ -169,8 +191,8 @@ class _CompletionOrder(list):
 
 def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> tuple:
     """One recorded call: ``(meta, arrays, output, updated)`` where ``meta`` is
-    ``[(path, type name)]`` and ``arrays`` the output arrays of each call, in completion
-    order."""
+    ``([(path, type name)], not-compared output values, paths that called next_key)`` and
+    ``arrays`` the output arrays of each call, in completion order."""
     plan = plan_of(net)
     record = _CompletionOrder()
     frame = Frame(
@@ -182,7 +204,12 @@ def _forward(net: Any, variables: Any, inputs: tuple, train: bool, key: Any) -> 
     finally:
         meta = [(path, type(m).__name__) for path, m, _ in record.done]
         arrays = [[a for a in leaves(o) if isinstance(a, jax.Array)] for _, _, o in record.done]
-    return meta, arrays, out, merge_updates(variables, frame.updated)
+    skipped = [
+        s for p, _, o in record.done for s in not_compared(o, f"jaxinit {p or '(model)'} output")
+    ]
+    skipped += not_compared(out, "jaxinit (model) output")
+    keyed = [f"{p or '(model)'} (next_key)" for p in frame._key_counts]
+    return (meta, skipped, keyed), arrays, out, merge_updates(variables, frame.updated)
 
 
 def _rows(meta: list, arrays: list) -> list:
@@ -251,9 +278,15 @@ def run_jax(
             (_, (outs, out, updated)), g = result
         else:
             _, (outs, out, updated) = result
-        rows = _rows(meta_box[-1], outs)
+        meta, skipped, keyed = meta_box[-1]
+        rows = _rows(meta, outs)
         rows.append(("", type(net).__name__, [host(a) for a in out]))
-        found = {"rows": rows, "buffers": {n: host(b) for n, b in net.named_buffers(updated)}}
+        found = {
+            "rows": rows,
+            "buffers": {n: host(b) for n, b in net.named_buffers(updated)},
+            "skipped": skipped,
+            "keyed": keyed,
+        }
         if grads:
             found["grads"] = {n: host(a) for n, a in iter_flat(g)}
     return found

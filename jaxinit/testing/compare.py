@@ -14,43 +14,72 @@ from . import _run
 from .hparams import compare_hparams
 from .report import CompareReport, Row, StateDictDiff, ValueRow
 
-# float16/bfloat16 rows: rtol at least _LOW_RTOL machine epsilons, atol at least one.
+# float16/bfloat16 rows: rtol and atol at least _LOW_RTOL machine epsilons (elementwise, a
+# value that cancels to near 0 -- BatchNorm's x - mean -- keeps a few ulps of its inputs' scale).
 _LOW_RTOL = 4
 
 
 def tolerances(dtype: Any, rtol: float, atol: float) -> tuple[float, float]:
     """The tolerances for arrays of ``dtype``: as given for float32 and wider; raised to at
-    least ``4 * eps`` (rtol) and ``eps`` (atol) for float16 and bfloat16 (eps 2**-10 and
-    2**-7); zero for integers and booleans (exact).
+    least ``4 * eps`` (rtol and atol) for float16 and bfloat16 (eps 2**-10 and 2**-7); zero
+    for integers and booleans (exact).
 
-    Example: ``tolerances(jnp.bfloat16, 1e-5, 1e-6) == (0.03125, 0.0078125)``.
+    Example: ``tolerances(jnp.bfloat16, 1e-5, 1e-6) == (0.03125, 0.03125)``.
     """
     dt = np.dtype(dtype)
     if dt.kind in "biu":
         return 0.0, 0.0
     if dt.kind == "f" and dt.itemsize == 2 or dt.name == "bfloat16":
         eps = float(jax.numpy.finfo(dt).eps)
-        return max(rtol, _LOW_RTOL * eps), max(atol, eps)
+        return max(rtol, _LOW_RTOL * eps), max(atol, _LOW_RTOL * eps)
     return rtol, atol
 
 
-def diff(t: np.ndarray, j: np.ndarray, rtol: float, atol: float) -> tuple[float, float, bool]:
-    """``(max_abs, max_rel, ok)`` for two arrays of one shape: ``max_abs = max |t - j|``,
-    ``max_rel = max_abs / max |t|`` (relative to the output's scale, so values that cancel
-    to near zero raise no false alarm), ``ok = max_abs <= atol + rtol * max |t|`` with the
-    tolerances of the lower-precision dtype. NaNs agree only with NaNs at the same place.
-    """
+def _excess(t: np.ndarray, j: np.ndarray, rtol: float, atol: float) -> tuple:
+    """``(d, allowed, |t|)`` per element, in float64, with the dtype's tolerances: ``d`` is
+    ``|t - j|`` (0 where both are NaN, inf where one is), ``allowed = atol + rtol * |t|``;
+    equal infinities agree."""
     low = t.dtype if t.dtype.itemsize <= j.dtype.itemsize else j.dtype
     rtol, atol = tolerances(low, rtol, atol)
     a, b = t.astype(np.float64), j.astype(np.float64)
-    both_nan = np.isnan(a) & np.isnan(b)
-    d = np.where(both_nan, 0.0, np.abs(a - b))
+    same = (np.isnan(a) & np.isnan(b)) | (a == b)
+    with np.errstate(invalid="ignore"):
+        d = np.where(same, 0.0, np.abs(a - b))
     d = np.where(np.isnan(d), np.inf, d)
-    max_abs = float(d.max()) if d.size else 0.0
-    finite = np.abs(a[np.isfinite(a)])
-    scale = float(finite.max()) if finite.size else 0.0
-    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
-    return max_abs, max_rel, max_abs <= atol + rtol * scale
+    ref = np.where(np.isfinite(a), np.abs(a), 0.0)
+    return d, atol + rtol * ref, ref
+
+
+def diff(t: np.ndarray, j: np.ndarray, rtol: float, atol: float) -> tuple[float, float, bool]:
+    """``(max_abs, max_rel, ok)`` for torch's array ``t`` and the port's ``j`` of one shape,
+    by ``torch.testing.assert_close``'s elementwise rule: ``ok`` when every element has
+    ``|t - j| <= atol + rtol * |t|`` (the tolerances of the lower-precision dtype), so a small
+    value that is wrong is caught however large the rest of the output; ``max_abs = max
+    |t - j|``, ``max_rel = max |t - j| / |t|`` (inf where ``t`` is 0 and ``j`` is not). NaNs
+    agree only with NaNs at the same place. :func:`worst` names the element that fails most.
+
+    Example: ``diff(np.array([100.0, 1e-3]), np.array([100.0, 1.5e-3]), 1e-5, 1e-6)[2]`` is
+    False (50% off on the small value).
+    """
+    d, allowed, ref = _excess(t, j, rtol, atol)
+    if not d.size:
+        return 0.0, 0.0, True
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(d == 0, 0.0, d / ref)
+    return float(d.max()), float(rel.max()), bool(np.all(d <= allowed))
+
+
+def worst(t: np.ndarray, j: np.ndarray, rtol: float, atol: float) -> str:
+    """The element furthest outside ``atol + rtol * |t|`` (largest ``|t - j| / allowed``),
+    e.g. ``'at (0, 3): torch 0.1234, jaxinit 0.1241'``; ``''`` for empty arrays."""
+    d, allowed, _ = _excess(t, j, rtol, atol)
+    if not d.size:
+        return ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d == 0, 0.0, d / allowed)
+    index = np.unravel_index(int(np.argmax(np.where(np.isnan(ratio), np.inf, ratio))), d.shape)
+    where = "(" + ", ".join(str(int(i)) for i in index) + ")"
+    return f"at {where}: torch {t[index].item():.7g}, jaxinit {j[index].item():.7g}"
 
 
 def _same_kind(t: np.dtype, j: np.dtype) -> bool:
@@ -125,11 +154,17 @@ def _row(name: str, call: int, t: tuple | None, j: tuple | None, rtol: float, at
                 else "dtype differs",
             )
     results = [diff(a, b, rtol, atol) for a, b in zip(tl, jl, strict=True)]
+    bad = next((k for k, r in enumerate(results) if not r[2]), None)
+    note = ""
+    if bad is not None:
+        note = worst(tl[bad], jl[bad], rtol, atol)
+        note = f"output {bad} {note}" if len(tl) > 1 else note
     return Row(
         **base,
         max_abs=max((r[0] for r in results), default=0.0),
         max_rel=max((r[1] for r in results), default=0.0),
         ok=all(r[2] for r in results),
+        worst=note,
     )
 
 
@@ -173,7 +208,8 @@ def _named_values(t: dict, j: dict, rtol: float, atol: float) -> list[ValueRow]:
                 ValueRow(name, None, None, False, f"shape torch {a.shape}, jaxinit {b.shape}")
             )
         else:
-            out.append(ValueRow(name, *diff(a, b, rtol, atol)))
+            max_abs, max_rel, ok = diff(a, b, rtol, atol)
+            out.append(ValueRow(name, max_abs, max_rel, ok, "" if ok else worst(a, b, rtol, atol)))
     return out
 
 
@@ -217,6 +253,23 @@ def _load(net: Any, torch_sd: dict, key: Any) -> tuple[Any, list[str]]:
     return variables, notes
 
 
+# torch layers that draw random numbers in training beyond torch.nn's Dropout family
+_RANDOM_LAYERS = ("StochasticDepth", "DropPath", "DropBlock", "RReLU", "GaussianNoise")
+
+
+def _random_modules(tm: Any) -> list[str]:
+    """torch modules that draw random numbers in a training call (other than the Dropout
+    family, which :func:`_dropout_modules` refuses up front)."""
+    out = []
+    for name, m in tm.named_modules():
+        kind = type(m).__name__
+        if "Dropout" not in kind and any(r in kind for r in _RANDOM_LAYERS):
+            p = getattr(m, "p", None)
+            if not (isinstance(p, (int, float)) and p == 0):
+                out.append(f"{name or '(model)'} ({kind})")
+    return out
+
+
 def _dropout_modules(tm: Any) -> list[str]:
     out = []
     for name, m in tm.named_modules():
@@ -256,9 +309,18 @@ def compare(
       ``loss(output, xp)`` that receives the array namespace (``torch`` or ``jax.numpy``),
       e.g. ``loss=lambda out, xp: xp.mean(out ** 2)``, or a pair ``(torch_loss, jax_loss)``
       of one-argument callables.
-    * A row is ok when ``max_abs <= atol + rtol * max|torch output|``; float16 and bfloat16
-      rows use at least ``4 * eps`` and ``eps`` of their dtype (:func:`tolerances`). Both
-      sides run float32 matmuls exactly (TF32 off in torch, ``highest`` precision in JAX).
+    * A row is ok when every element has ``|port - torch| <= atol + rtol * |torch|``
+      (``torch.testing.assert_close``'s elementwise rule, :func:`diff`); a failing row names
+      its worst element. The defaults suit a few float32 layers with small activations (a
+      GPT-2 at init, whose exact-vs-tanh GELU differs by ~1e-6); through deep models the
+      summation order's differences grow: pass e.g. ``rtol=1e-4, atol=1e-5`` for a ResNet.
+      float16 and bfloat16 rows use at least ``4 * eps`` of their dtype for both
+      (:func:`tolerances`). Both sides run float32 matmuls exactly (TF32 off in torch,
+      ``highest`` precision in JAX). Output values that are not arrays (Hugging Face's cache
+      objects) are not compared, and the report lists them.
+    * In ``train`` mode, layers that draw random numbers (torchvision's StochasticDepth, or
+      any port module that called ``self.next_key()``) cannot match torch's draws: the
+      report says so next to a mismatch.
 
     The torch module is not modified: in ``train`` or ``grads`` mode a deep copy runs, in
     eval its modules' ``training`` flags are restored afterwards.
@@ -313,6 +375,10 @@ def compare(
             r if r.jaxinit_type is not None else replace(r, note="not reached: the port raised")
             for r in rows
         ]
+    skipped = t_res["skipped"] + j_res.get("skipped", [])
+    if skipped:
+        notes.append("not compared (not arrays): " + "; ".join(dict.fromkeys(skipped)))
+    random = _random_modules(torch_module) + j_res.get("keyed", []) if train else []
     report = CompareReport(
         rows=rows,
         hparam_mismatches=hparams,
@@ -322,6 +388,7 @@ def compare(
         atol=atol,
         notes=notes,
         error=error,
+        random_layers=list(dict.fromkeys(random)),
     )
     if error is not None:
         return report

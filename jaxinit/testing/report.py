@@ -87,6 +87,7 @@ class Row:
     max_rel: float | None
     ok: bool | None
     note: str = ""
+    worst: str = ""  # the element furthest outside the tolerance, when ok is False
 
     @property
     def label(self) -> str:
@@ -120,6 +121,7 @@ class CompareReport:
     atol: float = 1e-6
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the exception the port raised, if it did
+    random_layers: list[str] = field(default_factory=list)  # layers drawing random numbers
 
     @property
     def first_mismatch(self) -> str | None:
@@ -160,9 +162,36 @@ class CompareReport:
             )
         if row.note:
             return f"{where}: {row.note}"
+        at = f", worst {row.worst}" if row.worst else ""
+        if self.train and self.random_layers:
+            return (
+                f"{where}: values differ (max_abs {row.max_abs:.3g}{at}) in train mode, where "
+                f"layers draw random numbers ({', '.join(self.random_layers)}) that torch and "
+                "JAX draw differently: compare in eval (train=False), or with their "
+                "probabilities at 0"
+            )
         return (
-            f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}) "
-            "with equal hyper-parameters: compare its forward and its inputs"
+            f"{where}: values differ (max_abs {row.max_abs:.3g}, max_rel {row.max_rel:.3g}"
+            f"{at}) with equal hyper-parameters: compare its forward and its inputs"
+        )
+
+    def _type_cause(self, first: str | None) -> str:
+        """A layer of another type than torch's at the same name: the likely cause of a
+        mismatch at or after it. The one at ``first`` (or around it) is preferred."""
+        types = [m for m in self.hparam_mismatches if m.field == "type"]
+        if not types:
+            return ""
+
+        def near(m: HParamMismatch) -> bool:
+            return first is not None and (
+                m.module == first
+                or first.startswith(m.module + ".")
+                or m.module.startswith(first + ".")
+            )
+
+        m = next((m for m in types if near(m)), types[0])
+        return (
+            f" -- likely cause: {m.module} is a {m.jaxinit_value} where torch has a {m.torch_value}"
         )
 
     def headline(self) -> str:
@@ -171,7 +200,10 @@ class CompareReport:
         first = self.first_mismatch
         raised = "" if self.error is None else f"; then the port raised {self.error}"
         if first is not None:
-            return f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}{raised}"
+            return (
+                f"jaxinit.testing.compare: MISMATCH, first at {self.explain(first)}"
+                f"{self._type_cause(first)}{raised}"
+            )
         if self.error is not None:
             return f"jaxinit.testing.compare: the port raised {self.error}"
         fatal = [m.describe() for m in self.hparam_mismatches if m.fatal]
@@ -194,7 +226,8 @@ class CompareReport:
         mode = "train" if self.train else "eval"
         lines.append(
             f"Outputs ({mode} mode; one row per call, written when the call returns; ok when "
-            f"max_abs <= atol + rtol * max|torch|, rtol {self.rtol:g}, atol {self.atol:g}):"
+            f"every element has |jaxinit - torch| <= atol + rtol * |torch| (torch.testing's "
+            f"rule), rtol {self.rtol:g}, atol {self.atol:g}):"
         )
         lines += _table(self.rows, self.first_mismatch)
         for title, values in (

@@ -390,6 +390,9 @@ def test_next_key_inside_forward():
     b = net(v, jnp.zeros(3), key=KEY)  # key= still names the PRNG key (forward has no `key`)
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="pass a PRNG key"):
+        net(v, jnp.zeros(3), train=True)
+    # eval hands out a placeholder that jax.random refuses, saying to pass rng=
+    with pytest.raises(ValueError, match="given no PRNG key: pass one"):
         net(v, jnp.zeros(3))
 
 

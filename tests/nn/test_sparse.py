@@ -8,6 +8,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxinit import nn
 from jaxinit.nn import functional as F
@@ -36,8 +37,9 @@ def test_embedding_bag_layouts_agree():
         c = F.embedding_bag(flat, w, jnp.array([0, 3, 6]), mode=mode, include_last_offset=True)
         np.testing.assert_allclose(a, b, rtol=1e-6)
         np.testing.assert_allclose(a, c, rtol=1e-6)
-    np.testing.assert_allclose(F.embedding_bag(idx2d, w, mode="sum")[0], w[1] + w[2] + w[3],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        F.embedding_bag(idx2d, w, mode="sum")[0], w[1] + w[2] + w[3], rtol=1e-6
+    )
     # an empty bag is zeros; padding entries are left out of the mean
     out = F.embedding_bag(flat, w, jnp.array([0, 0, 3]), mode="mean", padding_idx=2)
     np.testing.assert_array_equal(out[0], jnp.zeros(3))
@@ -59,3 +61,26 @@ def test_bilinear_formula_and_init_bounds():
     x1, x2 = jax.random.normal(KEY, (2, 3)), jax.random.normal(jax.random.key(1), (2, 4))
     want = jnp.einsum("bi,oij,bj->bo", x1, v["weight"], x2) + v["bias"][None]
     np.testing.assert_allclose(bl(v, x1, x2), want, rtol=1e-5, atol=1e-6)
+
+
+def test_index_checks_under_jit_with_closed_over_constant_indices():
+    """A constant closed over by a jitted function is concrete, but jnp ops on it trace: the
+    check reads its values in numpy (no TracerBoolConversionError), and still refuses a bad
+    index at trace time."""
+    emb = nn.Embedding(5, 3)
+    v = emb.init(jax.random.key(0))
+    idx, bad = jnp.array([1, 4]), jnp.array([1, 7])
+    np.testing.assert_array_equal(jax.jit(lambda v: emb(v, idx))(v), v["weight"][idx])
+    np.testing.assert_array_equal(
+        jax.jit(lambda w: F.embedding(idx, w))(v["weight"]), v["weight"][idx]
+    )
+    np.testing.assert_array_equal(
+        jax.jit(lambda: F.one_hot(idx))(), np.eye(5, dtype=np.int32)[[1, 4]]
+    )
+    assert jax.jit(lambda: F.one_hot(idx, 6))().shape == (2, 6)
+    with pytest.raises(IndexError, match="got index 7"):
+        jax.jit(lambda v: emb(v, bad))(v)
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        jax.jit(lambda: F.one_hot(bad, 5))()
+    # traced indices: no check possible, out-of-range rows are NaN (unchanged)
+    assert np.isnan(jax.jit(lambda v, i: emb(v, i))(v, bad)[1]).all()

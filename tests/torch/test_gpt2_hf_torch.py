@@ -17,6 +17,9 @@ import optax
 import pytest
 
 torch = pytest.importorskip("torch")
+from _torchvision import import_torchvision  # noqa: E402
+
+import_torchvision()  # transformers imports torchvision: declare its op schemas first
 transformers = pytest.importorskip("transformers")
 
 import jaxinit  # noqa: E402
@@ -30,9 +33,18 @@ VOCAB, POSITIONS, EMBD, LAYERS, HEADS, STD = 96, 16, 32, 2, 4, 0.02
 
 def hf_model(seed, pdrop=0.1):
     config = transformers.GPT2Config(
-        vocab_size=VOCAB, n_positions=POSITIONS, n_embd=EMBD, n_layer=LAYERS, n_head=HEADS,
-        resid_pdrop=pdrop, embd_pdrop=pdrop, attn_pdrop=pdrop, use_cache=False,
-        bos_token_id=1, eos_token_id=1, attn_implementation="eager",
+        vocab_size=VOCAB,
+        n_positions=POSITIONS,
+        n_embd=EMBD,
+        n_layer=LAYERS,
+        n_head=HEADS,
+        resid_pdrop=pdrop,
+        embd_pdrop=pdrop,
+        attn_pdrop=pdrop,
+        use_cache=False,
+        bos_token_id=1,
+        eos_token_id=1,
+        attn_implementation="eager",
     )
     torch.manual_seed(seed)
     return transformers.GPT2LMHeadModel(config)
@@ -66,14 +78,17 @@ class GPT2Attention(nn.Module):
     def forward(self, x):
         b, t, _ = x.shape
         qkv = self.c_attn(x)
-        q, k, v = (qkv[..., i * EMBD:(i + 1) * EMBD].reshape(b, t, HEADS, -1)
-                   .transpose(0, 2, 1, 3) for i in range(3))
+        q, k, v = (
+            qkv[..., i * EMBD : (i + 1) * EMBD].reshape(b, t, HEADS, -1).transpose(0, 2, 1, 3)
+            for i in range(3)
+        )
         w = (q @ k.transpose(0, 1, 3, 2)) * (EMBD // HEADS) ** -0.5
         causal = jnp.tril(jnp.ones((t, t), bool)).reshape(1, 1, t, t)
         mask = jnp.where(causal, jnp.zeros((), w.dtype), jnp.finfo(w.dtype).min)
         w = jax.nn.softmax(w + mask, axis=-1)
-        w = nn.functional.dropout(w, self.attn_dropout.p, self.training,
-                                  rng=self.next_key() if self.training else None)
+        w = nn.functional.dropout(
+            w, self.attn_dropout.p, self.training, rng=self.next_key() if self.training else None
+        )
         y = (w @ v).transpose(0, 2, 1, 3).reshape(b, t, EMBD)
         return self.resid_dropout(self.c_proj(y)), w
 
@@ -177,8 +192,11 @@ def test_hf_gpt2_init_is_bitwise_and_the_port_matches(tmp_path):
     assert np.array_equal(gen.get_state(), torch.get_rng_state().numpy())
 
     report = assert_matches_torch(tm, jm, IDS, variables=v)
-    assert [r.label for r in report.rows][:3] == ["transformer.wte", "transformer.wpe",
-                                                  "transformer.drop"]
+    assert [r.label for r in report.rows][:3] == [
+        "transformer.wte",
+        "transformer.wpe",
+        "transformer.drop",
+    ]
     assert report.rows[-1].torch_shape == (2, 8, VOCAB)
     # a port with exact GELU where GPT-2 has the tanh form is found at the activation
     with_exact = GPT2LMHeadModel()
@@ -194,8 +212,9 @@ def test_hf_gpt2_init_is_bitwise_and_the_port_matches(tmp_path):
     # saved by jaxinit, loaded strictly by transformers' model
     jaxinit.save(v0, tmp_path / "gpt2.msgpack")
     back = hf_model(seed + 1, 0.0)
-    back.load_state_dict(to_torch(jm0.state_dict(jaxinit.load(tmp_path / "gpt2.msgpack",
-                                                                like=v0))), strict=True)
+    back.load_state_dict(
+        to_torch(jm0.state_dict(jaxinit.load(tmp_path / "gpt2.msgpack", like=v0))), strict=True
+    )
     assert all(torch.equal(t, tm0.state_dict()[k]) for k, t in back.state_dict().items())
 
     # one SGD step with momentum on the next-token loss (transformers shifts the labels)

@@ -38,8 +38,10 @@ def ce_jax(logits, y):
 
 
 def sgd(torch_params):
-    return (torch.optim.SGD(torch_params, lr=0.1, momentum=0.9, weight_decay=1e-4),
-            optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.1, momentum=0.9)))
+    return (
+        torch.optim.SGD(torch_params, lr=0.1, momentum=0.9, weight_decay=1e-4),
+        optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.1, momentum=0.9)),
+    )
 
 
 def adam(torch_params):
@@ -55,15 +57,35 @@ TAGS[1, 4:] = -1
 # name: (make(M, dropout), inputs, target, optimizer, seed)
 MODELS = {
     # 64x64: layer4 keeps 2x2 pixels, so train-mode BatchNorm normalizes 8 values, not 2
-    "resnet18": (lambda M, p: resnet18(M, num_classes=3, width=4),
-                 (rs.randn(2, 3, 64, 64).astype(np.float32),), np.array([0, 2]), sgd, 0),
+    "resnet18": (
+        lambda M, p: resnet18(M, num_classes=3, width=4),
+        (rs.randn(2, 3, 64, 64).astype(np.float32),),
+        np.array([0, 2]),
+        sgd,
+        0,
+    ),
     "gpt2": (lambda M, p: gpt2(M, pdrop=p), (IDS,), np.roll(IDS, -1, 1), sgd, 1),
-    "lstm_tagger": (lambda M, p: lstm_tagger(M, dropout=p), (TAGGED, np.array([6, 4])), TAGS,
-                    adam, 2),
-    "unet": (lambda M, p: unet(M), (rs.randn(2, 3, 8, 8).astype(np.float32),),
-             rs.randint(0, 2, size=(2, 8, 8)), sgd, 3),
-    "vit": (lambda M, p: vit(M, dropout=p), (rs.randn(2, 3, 8, 8).astype(np.float32),),
-            np.array([1, 2]), sgd, 4),
+    "lstm_tagger": (
+        lambda M, p: lstm_tagger(M, dropout=p),
+        (TAGGED, np.array([6, 4])),
+        TAGS,
+        adam,
+        2,
+    ),
+    "unet": (
+        lambda M, p: unet(M),
+        (rs.randn(2, 3, 8, 8).astype(np.float32),),
+        rs.randint(0, 2, size=(2, 8, 8)),
+        sgd,
+        3,
+    ),
+    "vit": (
+        lambda M, p: vit(M, dropout=p),
+        (rs.randn(2, 3, 8, 8).astype(np.float32),),
+        np.array([1, 2]),
+        sgd,
+        4,
+    ),
 }
 
 
@@ -77,11 +99,13 @@ def test_model_matches_torch(name, tmp_path):
     # TorchGenerator init, constructor re-inits included, bitwise; the same state_dict keys
     tm, jm, v = built_bitwise(lambda M: make(M, 0.1), seed)
     # eval outputs (dropout on: eval ignores it)
-    assert_matches_torch(tm, jm, *inputs, variables=v, rtol=1e-4)
+    assert_matches_torch(tm, jm, *inputs, variables=v, rtol=1e-4, atol=1e-5)
 
     # train mode without dropout: outputs, running statistics, gradients
     tm, jm, v = built_bitwise(lambda M: make(M, 0.0), seed)
-    assert_matches_torch(tm, jm, *inputs, variables=v, train=True, grads=True, rtol=1e-4)
+    # elementwise rule: a ResNet-18 weight gradient sums thousands of products in another
+    # order (seen: 1.4e-5 off at 0.034), hence atol 5e-5 beside rtol 1e-4
+    assert_matches_torch(tm, jm, *inputs, variables=v, train=True, grads=True, rtol=1e-4, atol=5e-5)
 
     # jaxinit.save / load, back into torch strictly
     jaxinit.save(v, tmp_path / "model.msgpack")

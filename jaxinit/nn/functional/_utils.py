@@ -36,8 +36,11 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 def _require_rng(rng: object, name: str) -> None:
-    """The error every keyed function raises when it needs randomness and got no ``rng``."""
-    if rng is None:
+    """The error every keyed function raises when it needs randomness and got no ``rng`` (or
+    the placeholder ``self.next_key()`` returns in an eval call without one)."""
+    from .._nokey import is_no_key
+
+    if is_no_key(rng):
         raise ValueError(
             f"{name} needs randomness when training: pass rng=jax.random.key(...) "
             "(inside a layer's forward, rng=self.next_key())"

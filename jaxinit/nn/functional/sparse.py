@@ -18,24 +18,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._reduction import concrete
+
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
-def _check_indices(indices: jax.Array, num: int, what: str) -> jax.Array:
-    """Integer indices in range: ``IndexError`` when concrete, ``valid`` mask when traced."""
+def _check_indices(indices: jax.Array, num: int, what: str) -> jax.Array | None:
+    """Integer indices in range: ``IndexError`` when their values are known (an eager call,
+    or a constant closed over by a jitted function: checked in numpy, so no tracer is ever
+    converted to a bool), the ``valid`` mask when traced (``None`` when checked)."""
     if not jnp.issubdtype(indices.dtype, jnp.integer):
         raise TypeError(
             f"{what} indices must be integers, got {indices.dtype}: cast them, e.g. "
             "indices.astype(jnp.int32)"
         )
-    valid = (indices >= 0) & (indices < num)
-    if not isinstance(indices, jax.core.Tracer) and not bool(np.all(valid)):
-        bad = np.asarray(indices)[~np.asarray(valid)]
+    values = concrete(indices)
+    if values is None:
+        return (indices >= 0) & (indices < num)
+    bad = values[(values < 0) | (values >= num)]
+    if bad.size:
         raise IndexError(
             f"index out of range in self: {what} with {num} rows got index {bad.flat[0]}; "
             f"valid indices are 0..{num - 1}"
         )
-    return valid
+    return None
 
 
 def _row_norms(rows: jax.Array, norm_type: float) -> jax.Array:
@@ -62,7 +68,7 @@ def _lookup(
     num = weight.shape[0]
     valid = _check_indices(indices, num, what)
     rows = jnp.take(weight, jnp.clip(indices, 0, num - 1), axis=0)
-    if isinstance(indices, jax.core.Tracer):  # no value to check under jit: NaN rows
+    if valid is not None:  # no value to check under jit: NaN rows
         rows = jnp.where(valid[..., None], rows, jnp.asarray(jnp.nan, rows.dtype))
     if max_norm is not None:
         norm = _row_norms(jax.lax.stop_gradient(rows), norm_type)
@@ -222,14 +228,14 @@ def one_hot(tensor: jax.Array, num_classes: int = -1) -> jax.Array:
     x = jnp.asarray(tensor)
     if not jnp.issubdtype(x.dtype, jnp.integer):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    concrete = not isinstance(x, jax.core.Tracer)
-    if concrete and x.size and int(x.min()) < 0:
+    values = concrete(x)  # numpy when known (eager, or a constant under jit), else None
+    if values is not None and values.size and int(values.min()) < 0:
         raise RuntimeError("Class values must be non-negative.")
     if num_classes == -1:
-        if not concrete:
+        if values is None:
             raise ValueError("one_hot(num_classes=-1) needs concrete values: pass num_classes")
-        num_classes = int(x.max()) + 1 if x.size else 0
-    elif concrete and x.size and int(x.max()) >= num_classes:
+        num_classes = int(values.max()) + 1 if values.size else 0
+    elif values is not None and values.size and int(values.max()) >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
     out_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
     classes = jnp.arange(num_classes).reshape((1,) * x.ndim + (-1,))
