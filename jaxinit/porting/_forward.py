@@ -38,6 +38,27 @@ def attr_path(module: Any, target: str) -> str:
     return out
 
 
+def _explicit_kwargs(fn: Any, kwargs: dict) -> dict:
+    """``kwargs`` without torch-private ones (``_stacklevel``) and without those equal to
+    ``fn``'s default (torch's functional wrappers record every argument)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        params = {}
+    out = {}
+    for k, v in kwargs.items():
+        if k.startswith("_"):
+            continue
+        p = params.get(k)
+        if p is not None and p.default is not inspect.Parameter.empty and \
+                type(p.default) is type(v) and not hasattr(v, "op") and p.default == v:
+            continue
+        out[k] = v
+    return out
+
+
 class _NextKey:
     """An argument that renders as ``self.next_key()`` (the call's PRNG key)."""
 
@@ -157,6 +178,9 @@ class Renderer:
         import operator
 
         if node.op == "get_attr":
+            if node.target.rsplit(".", 1)[-1].startswith("_tensor_constant"):
+                self.problem(node, "a tensor made while torch.fx traced (make it a buffer, "
+                                   "or build it from the inputs)")
             return attr_path(self.module, node.target)
         if node.op == "call_module":
             return self.call(attr_path(self.module, node.target), node.args, node.kwargs, node)
@@ -182,7 +206,7 @@ class Renderer:
             self.problem(node, f"function {mod + '.' if mod else ''}"
                                f"{getattr(fn, '__name__', fn)}")
             return "None"
-        kwargs = dict(node.kwargs)
+        kwargs = _explicit_kwargs(fn, node.kwargs)
         rnd = table.RANDOM.get(spelling)
         if rnd is not None:
             name, pos, default = rnd

@@ -25,6 +25,7 @@ def _tracer_class() -> type:
             super().__init__(autowrap_functions=(rnn.pack_padded_sequence,
                                                  rnn.pad_packed_sequence, rnn.pad_sequence))
             self.record_stack_traces = True
+            self.proxy_buffer_attributes = True  # self.buf[0] is traced, not a constant
 
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             return True
@@ -54,7 +55,7 @@ def node_location(node: Any) -> str:
     lines = [ln for ln in trace.strip().splitlines() if ln.strip()]
     for i in range(len(lines) - 1, -1, -1):
         ln = lines[i].strip()
-        if ln.startswith("File "):
+        if ln.startswith("File ") and "/torch/" not in ln:
             try:
                 fname = ln.split('"')[1].rsplit("/", 1)[-1]
                 lineno = ln.split("line ")[1].split(",")[0]

@@ -34,7 +34,7 @@ _ELSEWHERE: dict[tuple[str, str], Any] = {
     ("TransformerDecoderLayer", "layer_norm_eps"): lambda m: m.norm1.eps,
 }
 _SKIP = {"self", "device", "dtype", "_weight", "_freeze", "encoder_layer", "decoder_layer",
-         "custom_encoder", "custom_decoder"}
+         "custom_encoder", "custom_decoder", "mode"}
 
 
 def jaxinit_class(torch_module: Any) -> type | None:
@@ -86,6 +86,18 @@ def _is_default(v: Any, default: Any) -> bool:
         return False
 
 
+def _signature(jcls: type) -> inspect.Signature:
+    """The first ``__init__`` up the MRO with named parameters (``LSTM(*args, **kwargs)``
+    passes them to ``RNNBase``)."""
+    for c in jcls.__mro__:
+        if "__init__" in vars(c):
+            sig = inspect.signature(c.__init__)
+            if any(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+                   for p in sig.parameters.values()):
+                return sig
+    return inspect.signature(jcls.__init__)
+
+
 def constructor_args(torch_module: Any, jcls: type) -> tuple[list[Any], dict[str, Any],
                                                             list[str]]:
     """``(positional, keyword, missing)`` arguments of ``jcls`` for ``torch_module``:
@@ -93,7 +105,7 @@ def constructor_args(torch_module: Any, jcls: type) -> tuple[list[Any], dict[str
     default; ``missing`` names required arguments torch does not store."""
     import torch
 
-    sig = inspect.signature(jcls.__init__)
+    sig = _signature(jcls)
     pos, kw, missing = [], {}, []
     for p in sig.parameters.values():
         if p.name in _SKIP or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

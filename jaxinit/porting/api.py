@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -37,7 +38,7 @@ def _generate(torch_module: Any) -> str:
     builder = Builder(torch_module, sv)
     root_expr = builder.expr(torch_module, "", "    ")
     ties = builder.ties()
-    problems = sv.problems + builder.problems
+    problems = _dedupe(sv.problems + builder.problems)
     if problems:
         n = len(problems)
         raise PortError(f"{type(torch_module).__name__} cannot be ported as it is: {n} "
@@ -52,6 +53,18 @@ def _generate(torch_module: Any) -> str:
     parts += ["", "def build():", f'    """The model with torch\'s hyper-parameters."""',
               "\n".join(body), ""]
     return "\n".join(parts)
+
+
+def _dedupe(problems: list) -> list:
+    """One entry per (class, what, where): the first module path, and how many more."""
+    first: dict[tuple, list] = {}
+    for p in problems:
+        first.setdefault((p.torch_class, p.what, p.where), []).append(p)
+    out = []
+    for (_, what, _), ps in first.items():
+        more = f" (and {len(ps) - 1} more instances of the class)" if len(ps) > 1 else ""
+        out.append(replace(ps[0], what=what + more))
+    return out
 
 
 def to_source(torch_module: Any, *example_args: Any, check: bool = True,
@@ -98,17 +111,11 @@ def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict) -> Any:
                         "positional arguments, or check=False")
     variables = load_torch_weights(net, torch_module)
     with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
-        report = compare(torch_module, net, *args, variables=variables, grads=_has_float(args))
+        report = compare(torch_module, net, *args, variables=variables, grads=True)
     if not report.ok:
         raise PortError("the port differs from torch on the example inputs "
                         "(jaxinit.testing.compare):\n" + str(report), report=report)
     return variables
-
-
-def _has_float(args: tuple) -> bool:
-    return any(getattr(getattr(a, "dtype", None), "is_floating_point", False)
-               or str(getattr(a, "dtype", "")).startswith(("float", "torch.float"))
-               for a in args)
 
 
 def convert(torch_module: Any, *example_args: Any, check: bool = True,

@@ -46,8 +46,8 @@ def _dims(x: Array, dim: Any) -> Any:
     if dim is None:
         return None
     if isinstance(dim, (tuple, list)):
-        return tuple(d % max(x.ndim, 1) for d in dim)
-    return dim % max(x.ndim, 1)
+        return tuple(d % _builtins.max(x.ndim, 1) for d in dim)
+    return dim % _builtins.max(x.ndim, 1)
 
 
 # ------------------------------------------------------------------------------------ shapes
@@ -65,12 +65,12 @@ def dim(x: Array) -> int:
 
 def numel(x: Array) -> int:
     """``x.numel()``: the number of elements."""
-    return int(np.prod(x.shape))
+    return _builtins.int(np.prod(x.shape))
 
 
 def view(x: Array, *shape: Any) -> Array:
     """``x.view(*shape)`` (one ``-1`` allowed); a dtype argument reinterprets the bits."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+    if len(shape) == 1 and not isinstance(shape[0], (_builtins.int, tuple, list)):
         return jax.lax.bitcast_convert_type(x, shape[0])
     return jnp.reshape(x, _sizes(shape))
 
@@ -144,7 +144,7 @@ def squeeze(x: Array, dim: Any = None) -> Array:
     """``x.squeeze(dim)``: only axes of size 1 go (torch keeps others silently)."""
     if dim is None:
         return jnp.squeeze(x)
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (dim,) if isinstance(dim, _builtins.int) else tuple(dim)
     dims = tuple(d % x.ndim for d in dims if x.shape[d] == 1)
     return jnp.squeeze(x, dims) if dims else x
 
@@ -201,7 +201,7 @@ def chunk(x: Array, chunks: int, dim: int = 0) -> tuple[Array, ...]:
 def split(x: Array, split_size_or_sections: Any, dim: int = 0) -> tuple[Array, ...]:
     """``torch.split``: pieces of one size (the last may be smaller) or of listed sizes."""
     n = x.shape[dim]
-    if isinstance(split_size_or_sections, int):
+    if isinstance(split_size_or_sections, _builtins.int):
         s = split_size_or_sections
         bounds = list(range(s, n, s))
     else:
@@ -408,7 +408,7 @@ def _minmax(reduce: Any, arg: Any, pair: Any, name: str) -> Any:
     def op(x: Array, dim: Any = None, keepdim: bool = False) -> Any:
         if dim is None:
             return reduce(x)
-        if not isinstance(dim, int):  # torch.max(a, b): elementwise
+        if not isinstance(dim, _builtins.int):  # torch.max(a, b): elementwise
             return pair(x, dim)
         return _MinMax(reduce(x, axis=dim, keepdims=keepdim),
                        arg(x, axis=dim, keepdims=keepdim))
