@@ -1,4 +1,5 @@
-"""The ``jaxinit`` command: look inside a checkpoint, or convert it to another format.
+"""The ``jaxinit`` command: look inside a checkpoint, convert it to another format, or port a
+torch model (``jaxinit port``, :mod:`jaxinit.porting.cli`).
 
     jaxinit inspect FILE          names, shapes, dtypes, element counts, totals and bytes
     jaxinit convert SRC DST       between jaxinit/flax msgpack, torch.save, safetensors and
@@ -359,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
 
         $ jaxinit inspect mlp.msgpack
         $ jaxinit convert pytorch_model.bin model.msgpack
+        $ jaxinit port torchvision.models:resnet18 --input 2x3x64x64 -o resnet18.py
     """
     parser = argparse.ArgumentParser(
         prog="jaxinit", description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
@@ -373,13 +375,23 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_convert.add_argument("--unverified", action="store_true",
                            help="also read msgpack files without jaxinit checksums (flax's)")
+    from jaxinit.porting import cli as port_cli
+
+    port_cli.add_parser(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "port":
+            status, text = port_cli.run(args)
+            print(text)
+            return status
         if args.command == "inspect":
             print(inspect(args.file))
         else:
             print(convert(args.src, args.dst, progress=not args.no_progress,
                           unverified=args.unverified))
+    except port_cli.PortError as err:  # every unsupported line, one per line
+        print(f"jaxinit: error: {err}", file=sys.stderr)
+        return 1
     except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
         print(f"jaxinit: error: {printable(str(err))}", file=sys.stderr)
         return 1

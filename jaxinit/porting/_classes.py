@@ -129,7 +129,7 @@ def survey(root: Any) -> Survey:
             out.problems += probs[:1]
             out.variant_of[id(m)] = info.name
             continue
-        rt, re = Renderer(m, path), Renderer(m, path)
+        rt, re = Renderer(m, path, True), Renderer(m, path, False)
         train_body, eval_body = rt.body(graphs[0]), re.body(graphs[1])
         out.problems += rt.problems + [p for p in re.problems if p not in rt.problems]
         sig = re.signature(graphs[1])

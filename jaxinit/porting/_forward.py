@@ -16,7 +16,7 @@ from . import table
 from ._graph import node_location
 from .errors import Problem
 
-_RESERVED = {"self", "ops", "F", "nn", "jnp", "np", "jax", "init", "rnn_utils", "OrderedDict"}
+_RESERVED = {"self", "ops", "F", "nn", "jnp", "np", "jax", "init", "rnn_utils", "OrderedDict", "vision_ops"}
 
 
 def attr_path(module: Any, target: str) -> str:
@@ -62,13 +62,21 @@ def _explicit_kwargs(fn: Any, kwargs: dict) -> dict:
 class _NextKey:
     """An argument that renders as ``self.next_key()`` (the call's PRNG key)."""
 
+    def __init__(self, if_training: bool = False):
+        self.if_training = if_training
+
+
+class _SelfTraining:
+    """A ``training`` argument that was the module's mode: renders as ``self.training``."""
+
 
 class Renderer:
     """Renders the nodes of one graph of ``module`` (at ``path``) as statements."""
 
-    def __init__(self, module: Any, path: str):
+    def __init__(self, module: Any, path: str, training: bool):
         self.module = module
         self.path = path
+        self.training = training  # the mode the graph was captured in
         self.names: dict[Any, str] = {}
         self.problems: list[Problem] = []
         self.uses_rng = False
@@ -90,7 +98,10 @@ class Renderer:
         import torch
 
         if isinstance(a, _NextKey):
-            return "self.next_key()"
+            return "self.next_key() if self.training else None" if a.if_training \
+                else "self.next_key()"
+        if isinstance(a, _SelfTraining):
+            return "self.training"
         if hasattr(a, "op") and hasattr(a, "graph"):
             return self.name(a)
         if isinstance(a, torch.Size):
@@ -206,13 +217,23 @@ class Renderer:
             self.problem(node, f"function {mod + '.' if mod else ''}"
                                f"{getattr(fn, '__name__', fn)}")
             return "None"
-        kwargs = _explicit_kwargs(fn, node.kwargs)
-        rnd = table.RANDOM.get(spelling)
-        if rnd is not None:
-            name, pos, default = rnd
-            flag = kwargs.get(name, node.args[pos] if len(node.args) > pos else default)
-            if flag:
-                kwargs["rng"] = _NextKey()
+        args, kwargs = list(node.args), dict(node.kwargs)
+        rnd = table.RANDOM.get(spelling, ())
+        follows_mode = False  # a training flag that is the module's mode: self.training
+        pos = next((c[1] for g in rnd for c in g if c[0] == "training"), None)
+        if kwargs.get("training", None) is self.training:
+            kwargs["training"], follows_mode = _SelfTraining(), True
+        elif pos is not None and len(args) > pos and args[pos] is self.training:
+            args[pos], follows_mode = _SelfTraining(), True
+        kwargs = _explicit_kwargs(fn, kwargs)
+        if rnd:
+            def value(name: str, pos: int, default: Any) -> Any:
+                return node.kwargs.get(name, node.args[pos] if len(node.args) > pos
+                                       else default)
+
+            groups = [g for g in rnd if not (follows_mode and g[0][0] == "training")]
+            if all(any(value(*c) for c in g) for g in groups):
+                kwargs["rng"] = _NextKey(if_training=follows_mode)
                 self.uses_rng = True
-        return self.call(spelling, node.args, kwargs, node)
+        return self.call(spelling, tuple(args), kwargs, node)
 

@@ -22,7 +22,7 @@ import numpy as np
 from jaxinit import init, nn
 from jaxinit.nn import functional as F
 from jaxinit.nn.utils import rnn as rnn_utils
-from jaxinit.porting import ops
+from jaxinit.porting import ops, vision_ops
 """
 _INLINE_MAX = 4096  # buffer values up to this many elements are written into the file
 _CTOR_INIT_HINTS = ("init.", "_init_weights", ".normal_(", ".uniform_(", ".zero_(",

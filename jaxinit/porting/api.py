@@ -50,7 +50,7 @@ def _generate(torch_module: Any) -> str:
     for info in order:
         parts += ["", "\n".join(render_class(info)), ""]
     body = builder.pre + [f"    model = {root_expr}"] + ties + ["    return model"]
-    parts += ["", "def build():", f'    """The model with torch\'s hyper-parameters."""',
+    parts += ["", "def build():", '    """The model with torch\'s hyper-parameters."""',
               "\n".join(body), ""]
     return "\n".join(parts)
 

@@ -58,20 +58,29 @@ EXTRA_FUNCTIONS: dict[str, str] = {
     "torch.nn.utils.rnn.pad_sequence": "rnn_utils.pad_sequence",
     "torchvision.ops.stochastic_depth.stochastic_depth": "ops.stochastic_depth",
     "torchvision.ops.stochastic_depth": "ops.stochastic_depth",
+    "torchvision.models.swin_transformer._patch_merging_pad": "vision_ops.patch_merging_pad",
+    "torchvision.models.swin_transformer._get_relative_position_bias":
+        "vision_ops.get_relative_position_bias",
+    "torchvision.models.swin_transformer.shifted_window_attention":
+        "vision_ops.shifted_window_attention",
 }
 EXTRA_METHODS: dict[str, str] = {
     "softmax": "F.softmax", "log_softmax": "F.log_softmax",
 }
 SKIPPED: tuple[str, ...] = ("torch._assert", "torch._assert_async")
 
-# functions that draw random numbers: given rng=self.next_key() when they run in training
-RANDOM: dict[str, tuple[str, int, Any]] = {  # spelling -> the "training" argument:
-    "F.dropout": ("training", 2, True),           # (name, position, torch's default)
-    "F.dropout1d": ("training", 2, True), "F.dropout2d": ("training", 2, True),
-    "F.dropout3d": ("training", 2, True), "F.alpha_dropout": ("training", 2, False),
-    "F.feature_alpha_dropout": ("training", 2, False),
-    "ops.stochastic_depth": ("training", 3, True),
-    "F.scaled_dot_product_attention": ("dropout_p", 4, 0.0),
+# functions that draw random numbers get rng=self.next_key() when the call draws: every group
+# of (argument, position, torch's default) has a true value (training, and a probability > 0)
+_TRAINING2, _P1 = ("training", 2, True), ("p", 1, 0.5)
+RANDOM: dict[str, tuple[tuple[tuple[str, int, Any], ...], ...]] = {
+    "F.dropout": ((_TRAINING2,), (_P1,)), "F.dropout1d": ((_TRAINING2,), (_P1,)),
+    "F.dropout2d": ((_TRAINING2,), (_P1,)), "F.dropout3d": ((_TRAINING2,), (_P1,)),
+    "F.alpha_dropout": ((("training", 2, False),), (_P1,)),
+    "F.feature_alpha_dropout": ((("training", 2, False),), (_P1,)),
+    "ops.stochastic_depth": ((("training", 3, True),), (("p", 1, 0.0),)),
+    "F.scaled_dot_product_attention": ((("dropout_p", 4, 0.0),),),
+    "vision_ops.shifted_window_attention": (
+        (("training", 12, True),), (("attention_dropout", 7, 0.0), ("dropout", 8, 0.0))),
 }
 # attributes of a tensor that read the same on a JAX array
 ATTRIBUTES: tuple[str, ...] = ("shape", "dtype", "ndim", "T", "mT", "device", "is_cuda")
