@@ -16,7 +16,8 @@ from . import table
 from ._graph import node_location
 from .errors import Problem
 
-_RESERVED = {"self", "ops", "F", "nn", "jnp", "np", "jax", "init", "rnn_utils", "OrderedDict", "vision_ops"}
+_RESERVED = {"self", "ops", "F", "nn", "jnp", "np", "jax", "init", "rnn_utils", "OrderedDict",
+             "vision_ops"}
 
 
 def attr_path(module: Any, target: str) -> str:
