@@ -207,6 +207,8 @@ class Renderer:
             return f"{self.fmt(node.args[0], node)}[{self.index(node.args[1], node)}]"
         if fn is builtins.getattr:
             attr = node.args[1]
+            if attr in ("device", "is_cuda"):  # devices are jax's concern: torch's is moot
+                return "None" if attr == "device" else "False"
             if attr not in table.ATTRIBUTES:
                 self.problem(node, f"tensor attribute .{attr}")
             return f"{self.fmt(node.args[0], node)}.{attr}"

@@ -51,11 +51,16 @@ def _source_line(exc: BaseException, cls: type) -> str:
 
 def node_location(node: Any) -> str:
     """``file:line: code`` of the torch source that recorded ``node`` (its stack trace)."""
+    import os
+
+    import torch
+
+    torch_dir = os.path.dirname(torch.__file__)
     trace = getattr(node, "stack_trace", None) or ""
     lines = [ln for ln in trace.strip().splitlines() if ln.strip()]
     for i in range(len(lines) - 1, -1, -1):
         ln = lines[i].strip()
-        if ln.startswith("File ") and "/torch/" not in ln:
+        if ln.startswith("File ") and torch_dir not in ln:
             try:
                 fname = ln.split('"')[1].rsplit("/", 1)[-1]
                 lineno = ln.split("line ")[1].split(",")[0]
