@@ -95,19 +95,31 @@ def survey(root: Any) -> Survey:
             tb = _torch_base(cls)
             is_container = base is not None and base.__name__ in CONTAINERS
             info = ClassInfo(
-                cls, _unique(cls.__name__, taken),
+                cls,
+                _unique(cls.__name__, taken),
                 f"nn.{base.__name__}" if base is not None else "nn.Module",
                 base is not None and not is_container,
                 getattr(cls, "forward", None) is not getattr(tb, "forward", None),
             )
             if base is None and tb.__name__ not in ("Module", "object"):
-                out.problems.append(Problem(path, cls.__name__, f"module type (a subclass of "
-                                            f"torch.nn.{tb.__name__}, which jaxinit lacks)"))
+                out.problems.append(
+                    Problem(
+                        path,
+                        cls.__name__,
+                        f"module type (a subclass of torch.nn.{tb.__name__}, which jaxinit lacks)",
+                    )
+                )
             out.classes[cls] = info
-        if not info.base_is_layer and not info.base.startswith("nn.Sequential") \
-                and info.base not in ("nn.ModuleList", "nn.ModuleDict"):
-            own = [(info.params, m._parameters), (info.buffers, m._buffers),
-                   (info.children, m._modules)]
+        if (
+            not info.base_is_layer
+            and not info.base.startswith("nn.Sequential")
+            and info.base not in ("nn.ModuleList", "nn.ModuleDict")
+        ):
+            own = [
+                (info.params, m._parameters),
+                (info.buffers, m._buffers),
+                (info.children, m._modules),
+            ]
             for names, store in own:
                 for name, v in store.items():
                     if v is not None and name not in names:

@@ -16,8 +16,19 @@ from . import table
 from ._graph import node_location
 from .errors import Problem
 
-_RESERVED = {"self", "ops", "F", "nn", "jnp", "np", "jax", "init", "rnn_utils", "OrderedDict",
-             "vision_ops"}
+_RESERVED = {
+    "self",
+    "ops",
+    "F",
+    "nn",
+    "jnp",
+    "np",
+    "jax",
+    "init",
+    "rnn_utils",
+    "OrderedDict",
+    "vision_ops",
+}
 
 
 def attr_path(module: Any, target: str) -> str:
@@ -53,8 +64,13 @@ def _explicit_kwargs(fn: Any, kwargs: dict) -> dict:
         if k.startswith("_"):
             continue
         p = params.get(k)
-        if p is not None and p.default is not inspect.Parameter.empty and \
-                type(p.default) is type(v) and not hasattr(v, "op") and p.default == v:
+        if (
+            p is not None
+            and p.default is not inspect.Parameter.empty
+            and type(p.default) is type(v)
+            and not hasattr(v, "op")
+            and p.default == v
+        ):
             continue
         out[k] = v
     return out
@@ -92,15 +108,22 @@ class Renderer:
         return self.names[node]
 
     def problem(self, node: Any, what: str) -> None:
-        self.problems.append(Problem(self.path, type(self.module).__name__, what,
-                                     node_location(node) if node is not None else ""))
+        self.problems.append(
+            Problem(
+                self.path,
+                type(self.module).__name__,
+                what,
+                node_location(node) if node is not None else "",
+            )
+        )
 
     def fmt(self, a: Any, node: Any = None) -> str:
         import torch
 
         if isinstance(a, _NextKey):
-            return "self.next_key() if self.training else None" if a.if_training \
-                else "self.next_key()"
+            return (
+                "self.next_key() if self.training else None" if a.if_training else "self.next_key()"
+            )
         if isinstance(a, _SelfTraining):
             return "self.training"
         if hasattr(a, "op") and hasattr(a, "graph"):
@@ -115,13 +138,20 @@ class Renderer:
         if isinstance(a, dict):
             return "{" + ", ".join(f"{k!r}: {self.fmt(v, node)}" for k, v in a.items()) + "}"
         if isinstance(a, slice):
-            return (f"slice({self.fmt(a.start, node)}, {self.fmt(a.stop, node)}, "
-                    f"{self.fmt(a.step, node)})")
+            return (
+                f"slice({self.fmt(a.start, node)}, {self.fmt(a.stop, node)}, "
+                f"{self.fmt(a.step, node)})"
+            )
         if isinstance(a, torch.dtype):
             name = str(a).removeprefix("torch.")
-            return {"bool": "ops.bool_", "long": "ops.int64", "int": "ops.int32",
-                    "float": "ops.float32", "double": "ops.float64",
-                    "half": "ops.float16"}.get(name, f"ops.{name}")
+            return {
+                "bool": "ops.bool_",
+                "long": "ops.int64",
+                "int": "ops.int32",
+                "float": "ops.float32",
+                "double": "ops.float64",
+                "half": "ops.float16",
+            }.get(name, f"ops.{name}")
         if isinstance(a, (torch.device, torch.memory_format, torch.layout)):
             return "None"
         if isinstance(a, float) and not math.isfinite(a):
@@ -131,8 +161,10 @@ class Renderer:
         if a is None or isinstance(a, (bool, int, float, str)):
             return repr(a)
         if isinstance(a, torch.Tensor):
-            self.problem(node, f"a tensor constant of shape {tuple(a.shape)} (make it a "
-                               "buffer of the module)")
+            self.problem(
+                node,
+                f"a tensor constant of shape {tuple(a.shape)} (make it a buffer of the module)",
+            )
             return "None"
         self.problem(node, f"an argument of type {type(a).__name__}")
         return repr(a)
@@ -191,8 +223,11 @@ class Renderer:
 
         if node.op == "get_attr":
             if node.target.rsplit(".", 1)[-1].startswith("_tensor_constant"):
-                self.problem(node, "a tensor made while torch.fx traced (make it a buffer, "
-                                   "or build it from the inputs)")
+                self.problem(
+                    node,
+                    "a tensor made while torch.fx traced (make it a buffer, "
+                    "or build it from the inputs)",
+                )
             return attr_path(self.module, node.target)
         if node.op == "call_module":
             return self.call(attr_path(self.module, node.target), node.args, node.kwargs, node)
@@ -217,8 +252,7 @@ class Renderer:
         spelling = table.lookup(fn)
         if spelling is None:
             mod = getattr(fn, "__module__", None) or ""
-            self.problem(node, f"function {mod + '.' if mod else ''}"
-                               f"{getattr(fn, '__name__', fn)}")
+            self.problem(node, f"function {mod + '.' if mod else ''}{getattr(fn, '__name__', fn)}")
             return "None"
         args, kwargs = list(node.args), dict(node.kwargs)
         rnd = table.RANDOM.get(spelling, ())
@@ -230,13 +264,12 @@ class Renderer:
             args[pos], follows_mode = _SelfTraining(), True
         kwargs = _explicit_kwargs(fn, kwargs)
         if rnd:
+
             def value(name: str, pos: int, default: Any) -> Any:
-                return node.kwargs.get(name, node.args[pos] if len(node.args) > pos
-                                       else default)
+                return node.kwargs.get(name, node.args[pos] if len(node.args) > pos else default)
 
             groups = [g for g in rnd if not (follows_mode and g[0][0] == "training")]
             if all(any(value(*c) for c in g) for g in groups):
                 kwargs["rng"] = _NextKey(if_training=follows_mode)
                 self.uses_rng = True
         return self.call(spelling, tuple(args), kwargs, node)
-

@@ -22,8 +22,13 @@ def _tracer_class() -> type:
 
     class _ChildrenAreLeaves(fx.Tracer):
         def __init__(self) -> None:
-            super().__init__(autowrap_functions=(rnn.pack_padded_sequence,
-                                                 rnn.pad_packed_sequence, rnn.pad_sequence))
+            super().__init__(
+                autowrap_functions=(
+                    rnn.pack_padded_sequence,
+                    rnn.pad_packed_sequence,
+                    rnn.pad_sequence,
+                )
+            )
             self.record_stack_traces = True
             self.proxy_buffer_attributes = True  # self.buf[0] is traced, not a constant
 
@@ -80,9 +85,14 @@ def trace(module: Any, path: str, training: bool) -> tuple[Any, list[Problem]]:
         graph = _tracer_class()().trace(module)
     except Exception as e:  # noqa: BLE001 -- any trace failure becomes a listed problem
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return None, [Problem(path, type(module).__name__,
-                              f"forward cannot be captured ({type(e).__name__}: {msg})",
-                              _source_line(e, type(module)))]
+        return None, [
+            Problem(
+                path,
+                type(module).__name__,
+                f"forward cannot be captured ({type(e).__name__}: {msg})",
+                _source_line(e, type(module)),
+            )
+        ]
     finally:
         for m, flag in flags.values():
             m.training = flag

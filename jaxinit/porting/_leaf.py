@@ -33,8 +33,18 @@ _ELSEWHERE: dict[tuple[str, str], Any] = {
     ("TransformerEncoderLayer", "layer_norm_eps"): lambda m: m.norm1.eps,
     ("TransformerDecoderLayer", "layer_norm_eps"): lambda m: m.norm1.eps,
 }
-_SKIP = {"self", "device", "dtype", "_weight", "_freeze", "encoder_layer", "decoder_layer",
-         "custom_encoder", "custom_decoder", "mode"}
+_SKIP = {
+    "self",
+    "device",
+    "dtype",
+    "_weight",
+    "_freeze",
+    "encoder_layer",
+    "decoder_layer",
+    "custom_encoder",
+    "custom_decoder",
+    "mode",
+}
 
 
 def jaxinit_class(torch_module: Any) -> type | None:
@@ -92,14 +102,15 @@ def _signature(jcls: type) -> inspect.Signature:
     for c in jcls.__mro__:
         if "__init__" in vars(c):
             sig = inspect.signature(c.__init__)
-            if any(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
-                   for p in sig.parameters.values()):
+            if any(
+                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+                for p in sig.parameters.values()
+            ):
                 return sig
     return inspect.signature(jcls.__init__)
 
 
-def constructor_args(torch_module: Any, jcls: type) -> tuple[list[Any], dict[str, Any],
-                                                            list[str]]:
+def constructor_args(torch_module: Any, jcls: type) -> tuple[list[Any], dict[str, Any], list[str]]:
     """``(positional, keyword, missing)`` arguments of ``jcls`` for ``torch_module``:
     required arguments positionally, the others by keyword where they differ from the
     default; ``missing`` names required arguments torch does not store."""

@@ -25,8 +25,16 @@ from jaxinit.nn.utils import rnn as rnn_utils
 from jaxinit.porting import ops, vision_ops
 """
 _INLINE_MAX = 4096  # buffer values up to this many elements are written into the file
-_CTOR_INIT_HINTS = ("init.", "_init_weights", ".normal_(", ".uniform_(", ".zero_(",
-                    ".fill_(", "trunc_normal", "self.apply(")
+_CTOR_INIT_HINTS = (
+    "init.",
+    "_init_weights",
+    ".normal_(",
+    ".uniform_(",
+    ".zero_(",
+    ".fill_(",
+    "trunc_normal",
+    "self.apply(",
+)
 
 
 def value(v: Any) -> str:
@@ -60,8 +68,7 @@ def array_source(a: np.ndarray) -> str:
     return expr if a.ndim == 1 else f"{expr}.reshape({tuple(a.shape)})"
 
 
-def _declaration(t: Any, kind_: str, persistent: bool, problems: list[Problem],
-                 where: str) -> str:
+def _declaration(t: Any, kind_: str, persistent: bool, problems: list[Problem], where: str) -> str:
     from jaxinit.interop.torch import tensor_to_numpy
 
     a = tensor_to_numpy(t.detach())
@@ -72,8 +79,14 @@ def _declaration(t: Any, kind_: str, persistent: bool, problems: list[Problem],
         p = "" if persistent else ", persistent=False"
         return f"nn.Buffer({array_source(a)}{p})"
     if not persistent:
-        problems.append(Problem(where, "", f"non-persistent buffer of {a.size} elements "
-                                f"(more than {_INLINE_MAX} cannot be written into the file)"))
+        problems.append(
+            Problem(
+                where,
+                "",
+                f"non-persistent buffer of {a.size} elements "
+                f"(more than {_INLINE_MAX} cannot be written into the file)",
+            )
+        )
     return f"nn.Buffer({tuple(a.shape)}, init.zeros{dtype})"
 
 
@@ -112,38 +125,41 @@ class Builder:
 
     def _children(self, m: Any, path: str, ind: str) -> list[tuple[str, str]]:
         """Each child's name and expression, written to stand at indentation ``ind``."""
-        return [(n, self.expr(c, f"{path}.{n}" if path else n, ind))
-                for n, c in m._modules.items() if c is not None]
+        return [
+            (n, self.expr(c, f"{path}.{n}" if path else n, ind))
+            for n, c in m._modules.items()
+            if c is not None
+        ]
 
     def _seq(self, brackets: str, items: list[str], ind: str) -> str:
         one = brackets[0] + ", ".join(items) + brackets[1]
         if not items or (len(one) + len(ind) < 88 and "\n" not in one):
             return one
-        return (brackets[0] + "\n" + "".join(f"{ind}    {it},\n" for it in items) + ind
-                + brackets[1])
+        return brackets[0] + "\n" + "".join(f"{ind}    {it},\n" for it in items) + ind + brackets[1]
 
     def _container(self, fn: str, m: Any, path: str, ind: str, cname: str) -> str:
         inner = ind + "    "
         if cname.endswith(("ParameterList", "ParameterDict")):
-            decls = [(n, _declaration(p, "Parameter", True, self.problems, path))
-                     for n, p in m._parameters.items()]
+            decls = [
+                (n, _declaration(p, "Parameter", True, self.problems, path))
+                for n, p in m._parameters.items()
+            ]
             if cname.endswith("ParameterList"):
                 return self._call(fn, [self._seq("[]", [d for _, d in decls], inner)], ind)
-            return self._call(fn, [self._seq("{}", [f"{n!r}: {d}" for n, d in decls],
-                                             inner)], ind)
+            return self._call(fn, [self._seq("{}", [f"{n!r}: {d}" for n, d in decls], inner)], ind)
         nested = cname.endswith(("ModuleList", "ModuleDict"))
         kids = self._children(m, path, inner + "    " if nested else inner)
         if cname.endswith("ModuleList"):
             return self._call(fn, [self._seq("[]", [e for _, e in kids], inner)], ind)
         if cname.endswith("ModuleDict"):
-            return self._call(fn, [self._seq("{}", [f"{n!r}: {e}" for n, e in kids], inner)],
-                              ind)
+            return self._call(fn, [self._seq("{}", [f"{n!r}: {e}" for n, e in kids], inner)], ind)
         if [n for n, _ in kids] == [str(i) for i in range(len(kids))]:
             return self._call(fn, [e for _, e in kids], ind)
         kids = self._children(m, path, inner + "        ")
         pairs = [f"({n!r}, {e})" for n, e in kids]
-        return self._call(fn, [self._call("OrderedDict", [self._seq("[]", pairs, inner + "    ")],
-                                          inner)], ind)
+        return self._call(
+            fn, [self._call("OrderedDict", [self._seq("[]", pairs, inner + "    ")], inner)], ind
+        )
 
     def _expr(self, m: Any, path: str, ind: str) -> str:
         k = kind(m)
@@ -175,8 +191,13 @@ class Builder:
     def _layer(self, fn: str, m: Any, jcls: type, path: str, ind: str) -> str:
         pos, kw, missing = constructor_args(m, jcls)
         if missing:
-            self.problems.append(Problem(path, type(m).__name__, "layer arguments torch does "
-                                         f"not store: {', '.join(missing)}"))
+            self.problems.append(
+                Problem(
+                    path,
+                    type(m).__name__,
+                    f"layer arguments torch does not store: {', '.join(missing)}",
+                )
+            )
         items = [value(v) for v in pos] + [f"{k}={value(v)}" for k, v in kw.items()]
         return self._call(fn, items, ind)
 
@@ -194,8 +215,9 @@ class Builder:
                 owner, opath, on = first[id(t)]
                 if owner is m:
                     continue  # a shared module: tied by construction
-                lines.append(f"    {_target(self.root, mpath, n)} = "
-                             f"{_target(self.root, opath, on)}")
+                lines.append(
+                    f"    {_target(self.root, mpath, n)} = {_target(self.root, opath, on)}"
+                )
         return lines
 
 
@@ -209,15 +231,19 @@ def _target(root: Any, mpath: str, name: str) -> str:
 def render_class(info: ClassInfo) -> list[str]:
     """The source of one generated class and its variants."""
     tc = info.torch_class
-    out = [f"class {info.name}({info.base}):",
-           f'    """{tc.__module__}.{tc.__qualname__}, ported."""', ""]
+    out = [
+        f"class {info.name}({info.base}):",
+        f'    """{tc.__module__}.{tc.__qualname__}, ported."""',
+        "",
+    ]
     if not info.base_is_layer and info.base == "nn.Module":
         params = []
         for n in info.params + info.buffers + info.children:
             params.append(f"{n}=None" if n in info.optional else n)
         params.sort(key=lambda p: "=" in p)
-        out.append(f"    def __init__(self, {', '.join(params)}):" if params
-                   else "    def __init__(self):")
+        out.append(
+            f"    def __init__(self, {', '.join(params)}):" if params else "    def __init__(self):"
+        )
         out.append("        super().__init__()")
         for n in info.params + info.buffers + info.children:
             if n in info.optional:
@@ -233,9 +259,13 @@ def render_class(info: ClassInfo) -> list[str]:
     if out[-1] == "":
         out.pop()
     for v in variants[1:]:
-        out += ["", "", f"class {v.name}({info.name}):",
-                f'    """{tc.__qualname__} with another forward (this instance\'s code path)."""',
-                ""] + _forward(v)
+        out += [
+            "",
+            "",
+            f"class {v.name}({info.name}):",
+            f'    """{tc.__qualname__} with another forward (this instance\'s code path)."""',
+            "",
+        ] + _forward(v)
         if out[-1] == "":
             out.pop()
     for name in [info.name] + [v.name for v in variants[1:]]:

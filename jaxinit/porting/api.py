@@ -16,20 +16,31 @@ def _header(root: Any, notes: list[str]) -> str:
     import torch
 
     cls = type(root)
-    lines = [f'"""{cls.__name__} ({cls.__module__}), ported from torch {torch.__version__} '
-             "by jaxinit.porting.to_source.", "",
-             "build() returns the model: its module tree, names and state_dict keys are "
-             "torch's.", "`variables, _ = build().load_state_dict(None, torch_state_dict)` "
-             "loads torch's weights.", "", "What build().init(key) gives: each jaxinit layer's "
-             "default init (torch's reset_parameters);", "parameters that torch classes "
-             "declare themselves start at zero; buffers hold torch's values."]
+    lines = [
+        f'"""{cls.__name__} ({cls.__module__}), ported from torch {torch.__version__} '
+        "by jaxinit.porting.to_source.",
+        "",
+        "build() returns the model: its module tree, names and state_dict keys are torch's.",
+        "`variables, _ = build().load_state_dict(None, torch_state_dict)` loads torch's weights.",
+        "",
+        "What build().init(key) gives: each jaxinit layer's "
+        "default init (torch's reset_parameters);",
+        "parameters that torch classes "
+        "declare themselves start at zero; buffers hold torch's values.",
+    ]
     if notes:
-        lines += ["Not reproduced (torch sets these weights in its constructor; load torch's "
-                  "weights, or re-initialise as below):"]
+        lines += [
+            "Not reproduced (torch sets these weights in its constructor; load torch's "
+            "weights, or re-initialise as below):"
+        ]
         lines += [f"  - {n}" for n in notes]
-    lines += ["", "The forward code relies on implicit broadcasting between arrays of "
-              "different ranks, as torch does", "(JAX's default jax_numpy_rank_promotion).",
-              '"""']
+    lines += [
+        "",
+        "The forward code relies on implicit broadcasting between arrays of "
+        "different ranks, as torch does",
+        "(JAX's default jax_numpy_rank_promotion).",
+        '"""',
+    ]
     return "\n".join(lines)
 
 
@@ -41,17 +52,25 @@ def _generate(torch_module: Any) -> str:
     problems = _dedupe(sv.problems + builder.problems)
     if problems:
         n = len(problems)
-        raise PortError(f"{type(torch_module).__name__} cannot be ported as it is: {n} "
-                        f"unsupported {'thing' if n == 1 else 'things'} (extend "
-                        "jaxinit.porting.table or rewrite these lines):", problems)
+        raise PortError(
+            f"{type(torch_module).__name__} cannot be ported as it is: {n} "
+            f"unsupported {'thing' if n == 1 else 'things'} (extend "
+            "jaxinit.porting.table or rewrite these lines):",
+            problems,
+        )
     parts = [_header(torch_module, ctor_init_notes(torch_module)), "", IMPORTS]
     order = list(sv.classes.values())
     order.reverse()  # children's classes before their parents'
     for info in order:
         parts += ["", "\n".join(render_class(info)), ""]
     body = builder.pre + [f"    model = {root_expr}"] + ties + ["    return model"]
-    parts += ["", "def build():", '    """The model with torch\'s hyper-parameters."""',
-              "\n".join(body), ""]
+    parts += [
+        "",
+        "def build():",
+        '    """The model with torch\'s hyper-parameters."""',
+        "\n".join(body),
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -67,8 +86,9 @@ def _dedupe(problems: list) -> list:
     return out
 
 
-def to_source(torch_module: Any, *example_args: Any, check: bool = True,
-              **example_kwargs: Any) -> str:
+def to_source(
+    torch_module: Any, *example_args: Any, check: bool = True, **example_kwargs: Any
+) -> str:
     """The torch model as one readable jaxinit module file (a string).
 
     The file imports jaxinit, jax.numpy and numpy, never torch; it holds one class per torch
@@ -107,19 +127,25 @@ def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict) -> Any:
     from jaxinit.testing import compare
 
     if kwargs:
-        raise PortError("the check runs the example inputs positionally: pass them as "
-                        "positional arguments, or check=False")
+        raise PortError(
+            "the check runs the example inputs positionally: pass them as "
+            "positional arguments, or check=False"
+        )
     variables = load_torch_weights(net, torch_module)
     with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
         report = compare(torch_module, net, *args, variables=variables, grads=True)
     if not report.ok:
-        raise PortError("the port differs from torch on the example inputs "
-                        "(jaxinit.testing.compare):\n" + str(report), report=report)
+        raise PortError(
+            "the port differs from torch on the example inputs "
+            "(jaxinit.testing.compare):\n" + str(report),
+            report=report,
+        )
     return variables
 
 
-def convert(torch_module: Any, *example_args: Any, check: bool = True,
-            **example_kwargs: Any) -> tuple[Any, Any]:
+def convert(
+    torch_module: Any, *example_args: Any, check: bool = True, **example_kwargs: Any
+) -> tuple[Any, Any]:
     """``net, variables = convert(torch_module, *example_args)``: the torch model as a
     native jaxinit module and its weights.
 

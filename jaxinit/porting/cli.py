@@ -19,10 +19,18 @@ _INT_HIGH = 2  # integer inputs (token ids, indices) are drawn from [0, 2): vali
 def add_parser(commands: Any) -> None:
     """Register the ``port`` subcommand on an ``argparse`` subparsers object."""
     p = commands.add_parser("port", help="port a torch model to a jaxinit module file")
-    p.add_argument("target", metavar="MODULE:CALLABLE",
-                   help="a module on the path and a callable in it that returns the model")
-    p.add_argument("--input", action="append", default=[], metavar="SHAPE[:DTYPE]",
-                   help="an example input, e.g. 2x3x32x32 or 2x16:int64 (repeat for several)")
+    p.add_argument(
+        "target",
+        metavar="MODULE:CALLABLE",
+        help="a module on the path and a callable in it that returns the model",
+    )
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="SHAPE[:DTYPE]",
+        help="an example input, e.g. 2x3x32x32 or 2x16:int64 (repeat for several)",
+    )
     p.add_argument("-o", "--output", required=True, help="the .py file to write")
 
 
@@ -38,12 +46,15 @@ def parse_input(spec: str) -> Any:
     try:
         shape = tuple(int(d) for d in shape_s.replace(",", "x").split("x") if d)
     except ValueError:
-        raise ValueError(f"--input {spec!r}: the shape must be integers joined by 'x', e.g. "
-                         "2x3x32x32 or 2x16:int64") from None
+        raise ValueError(
+            f"--input {spec!r}: the shape must be integers joined by 'x', e.g. "
+            "2x3x32x32 or 2x16:int64"
+        ) from None
     dtype = getattr(torch, dtype_s or "float32", None)
     if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"--input {spec!r}: {dtype_s!r} is no torch dtype (float32, int64, "
-                         "bool, ...)")
+        raise ValueError(
+            f"--input {spec!r}: {dtype_s!r} is no torch dtype (float32, int64, bool, ...)"
+        )
     g = torch.Generator().manual_seed(0)
     if dtype == torch.bool:
         return torch.rand(shape, generator=g) > 0.5

@@ -35,8 +35,7 @@ class PortError(Exception):
             print(e)            # one line per problem
     """
 
-    def __init__(self, message: str, problems: list[Problem] | None = None,
-                 report: object = None):
+    def __init__(self, message: str, problems: list[Problem] | None = None, report: object = None):
         self.problems = list(problems or [])
         self.report = report
         lines = [message] + [f"  {p.describe()}" for p in self.problems]

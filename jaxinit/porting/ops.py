@@ -93,13 +93,13 @@ def flatten(x: Array, start_dim: int = 0, end_dim: int = -1) -> Array:
     if x.ndim == 0:
         return jnp.reshape(x, (1,))
     s, e = start_dim % x.ndim, end_dim % x.ndim
-    return jnp.reshape(x, (*x.shape[:s], -1, *x.shape[e + 1:]))
+    return jnp.reshape(x, (*x.shape[:s], -1, *x.shape[e + 1 :]))
 
 
 def unflatten(x: Array, dim: int, sizes: Sequence[int]) -> Array:
     """``x.unflatten(dim, sizes)``: axis ``dim`` split into ``sizes`` (one -1 allowed)."""
     d = dim % x.ndim
-    return jnp.reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1:]))
+    return jnp.reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1 :]))
 
 
 def transpose(x: Array, dim0: int, dim1: int) -> Array:
@@ -390,18 +390,28 @@ def _correction(unbiased: Any, correction: Any) -> int:
     return 1 if unbiased is None or unbiased else 0
 
 
-def var(x: Array, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
-        correction: Any = None) -> Array:
+def var(
+    x: Array,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Array:
     """``torch.var`` (Bessel-corrected by default, as torch)."""
-    return jnp.var(x, axis=_dims(x, dim), ddof=_correction(unbiased, correction),
-                   keepdims=keepdim)
+    return jnp.var(x, axis=_dims(x, dim), ddof=_correction(unbiased, correction), keepdims=keepdim)
 
 
-def std(x: Array, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
-        correction: Any = None) -> Array:
+def std(
+    x: Array,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Array:
     """``torch.std`` (Bessel-corrected by default, as torch)."""
-    return jnp.std(x, axis=_dims(x, dim), ddof=_correction(unbiased, correction),
-                   keepdims=keepdim)
+    return jnp.std(x, axis=_dims(x, dim), ddof=_correction(unbiased, correction), keepdims=keepdim)
 
 
 def _minmax(reduce: Any, arg: Any, pair: Any, name: str) -> Any:
@@ -410,12 +420,13 @@ def _minmax(reduce: Any, arg: Any, pair: Any, name: str) -> Any:
             return reduce(x)
         if not isinstance(dim, _builtins.int):  # torch.max(a, b): elementwise
             return pair(x, dim)
-        return _MinMax(reduce(x, axis=dim, keepdims=keepdim),
-                       arg(x, axis=dim, keepdims=keepdim))
+        return _MinMax(reduce(x, axis=dim, keepdims=keepdim), arg(x, axis=dim, keepdims=keepdim))
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = (f"``torch.{name}``: of all elements; ``(values, indices)`` along ``dim``; "
-                  "elementwise with a second array.")
+    op.__doc__ = (
+        f"``torch.{name}``: of all elements; ``(values, indices)`` along ``dim``; "
+        "elementwise with a second array."
+    )
     return op
 
 
@@ -475,8 +486,15 @@ def _dtype(dtype: Any, default: Any) -> Any:
     return default if dtype is None else dtype
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None,
-           device: Any = None, **kwargs: Any) -> Array:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    **kwargs: Any,
+) -> Array:
     """``torch.arange`` (integers give int64, i.e. JAX's canonical integer)."""
     if end is None:
         start, end = 0, start
@@ -494,8 +512,9 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, **kwargs: Any) -> Ar
     return jnp.ones(_sizes(size), _dtype(dtype, jnp.float32))
 
 
-def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
-         **kwargs: Any) -> Array:
+def full(
+    size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, **kwargs: Any
+) -> Array:
     """``torch.full``."""
     return jnp.full(tuple(size), fill_value, _dtype(dtype, jnp.float32))
 
@@ -525,8 +544,7 @@ def new_ones(x: Array, *size: Any, dtype: Any = None, **kwargs: Any) -> Array:
     return jnp.ones(_sizes(size), _dtype(dtype, x.dtype))
 
 
-def new_full(x: Array, size: Any, fill_value: Any, *, dtype: Any = None,
-             **kwargs: Any) -> Array:
+def new_full(x: Array, size: Any, fill_value: Any, *, dtype: Any = None, **kwargs: Any) -> Array:
     """``x.new_full(size, fill_value)``."""
     return jnp.full(tuple(size), fill_value, _dtype(dtype, x.dtype))
 
@@ -539,8 +557,9 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, **kwargs: Any) -
 # --------------------------------------------------------------------- random (keyed)
 
 
-def stochastic_depth(input: Array, p: float, mode: str, training: bool = True, *,
-                     rng: Any = None) -> Array:
+def stochastic_depth(
+    input: Array, p: float, mode: str, training: bool = True, *, rng: Any = None
+) -> Array:
     """torchvision's ``stochastic_depth``: in training, drop the whole input (``'batch'``)
     or each row (``'row'``) with probability ``p`` and scale survivors by ``1 / (1 - p)``.
 
@@ -558,4 +577,3 @@ def stochastic_depth(input: Array, p: float, mode: str, training: bool = True, *
     keep = jax.random.bernoulli(rng, 1.0 - p, shape)
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
     return jnp.where(keep, input * jnp.asarray(scale, input.dtype), jnp.zeros((), input.dtype))
-

@@ -32,40 +32,71 @@ from . import ops as _ops
 
 # operators: the function FX records -> a format of its operand strings
 OPERATORS: dict[Any, str] = {
-    operator.add: "{0} + {1}", operator.sub: "{0} - {1}", operator.mul: "{0} * {1}",
-    operator.truediv: "{0} / {1}", operator.floordiv: "{0} // {1}", operator.mod: "{0} % {1}",
-    operator.pow: "{0} ** {1}", operator.matmul: "{0} @ {1}", operator.neg: "-{0}",
-    operator.pos: "+{0}", operator.invert: "~{0}", operator.and_: "{0} & {1}",
-    operator.or_: "{0} | {1}", operator.xor: "{0} ^ {1}", operator.eq: "{0} == {1}",
-    operator.ne: "{0} != {1}", operator.lt: "{0} < {1}", operator.le: "{0} <= {1}",
-    operator.gt: "{0} > {1}", operator.ge: "{0} >= {1}", operator.not_: "not {0}",
-    operator.iadd: "{0} + {1}", operator.isub: "{0} - {1}", operator.imul: "{0} * {1}",
-    operator.itruediv: "{0} / {1}", operator.ifloordiv: "{0} // {1}",
+    operator.add: "{0} + {1}",
+    operator.sub: "{0} - {1}",
+    operator.mul: "{0} * {1}",
+    operator.truediv: "{0} / {1}",
+    operator.floordiv: "{0} // {1}",
+    operator.mod: "{0} % {1}",
+    operator.pow: "{0} ** {1}",
+    operator.matmul: "{0} @ {1}",
+    operator.neg: "-{0}",
+    operator.pos: "+{0}",
+    operator.invert: "~{0}",
+    operator.and_: "{0} & {1}",
+    operator.or_: "{0} | {1}",
+    operator.xor: "{0} ^ {1}",
+    operator.eq: "{0} == {1}",
+    operator.ne: "{0} != {1}",
+    operator.lt: "{0} < {1}",
+    operator.le: "{0} <= {1}",
+    operator.gt: "{0} > {1}",
+    operator.ge: "{0} >= {1}",
+    operator.not_: "not {0}",
+    operator.iadd: "{0} + {1}",
+    operator.isub: "{0} - {1}",
+    operator.imul: "{0} * {1}",
+    operator.itruediv: "{0} / {1}",
+    operator.ifloordiv: "{0} // {1}",
 }
-INPLACE_OPERATORS = (operator.iadd, operator.isub, operator.imul, operator.itruediv,
-                     operator.ifloordiv)
+INPLACE_OPERATORS = (
+    operator.iadd,
+    operator.isub,
+    operator.imul,
+    operator.itruediv,
+    operator.ifloordiv,
+)
 
 # torch spellings of another jaxinit function
 EXTRA_FUNCTIONS: dict[str, str] = {
-    "torch.softmax": "F.softmax", "torch.log_softmax": "F.log_softmax",
-    "torch.nn.functional.relu6": "F.relu6", "torch.sigmoid": "ops.sigmoid",
-    "torch.tanh": "ops.tanh", "torch.nn.functional.sigmoid": "ops.sigmoid",
-    "torch.nn.functional.tanh": "ops.tanh", "torch.dropout": "F.dropout",
-    "torch.layer_norm": "F.layer_norm", "torch.conv2d": "F.conv2d",
+    "torch.softmax": "F.softmax",
+    "torch.log_softmax": "F.log_softmax",
+    "torch.nn.functional.relu6": "F.relu6",
+    "torch.sigmoid": "ops.sigmoid",
+    "torch.tanh": "ops.tanh",
+    "torch.nn.functional.sigmoid": "ops.sigmoid",
+    "torch.nn.functional.tanh": "ops.tanh",
+    "torch.dropout": "F.dropout",
+    "torch.layer_norm": "F.layer_norm",
+    "torch.conv2d": "F.conv2d",
     "torch.nn.functional.scaled_dot_product_attention": "F.scaled_dot_product_attention",
     "torch.nn.utils.rnn.pack_padded_sequence": "rnn_utils.pack_padded_sequence",
     "torch.nn.utils.rnn.pad_packed_sequence": "rnn_utils.pad_packed_sequence",
     "torch.nn.utils.rnn.pad_sequence": "rnn_utils.pad_sequence",
     "torchvision.ops.stochastic_depth.stochastic_depth": "ops.stochastic_depth",
     "torchvision.ops.stochastic_depth": "ops.stochastic_depth",
-    "torchvision.models.swin_transformer._patch_merging_pad": "vision_ops.patch_merging_pad",
-    "torchvision.models.swin_transformer._get_relative_position_bias":
-        "vision_ops.get_relative_position_bias",
-    "torchvision.models.swin_transformer.shifted_window_attention":
-        "vision_ops.shifted_window_attention",
+    **{
+        f"torchvision.models.swin_transformer.{name}": f"vision_ops.{name.lstrip('_')}"
+        for name in (
+            "_patch_merging_pad",
+            "_get_relative_position_bias",
+            "shifted_window_attention",
+        )
+    },
 }
 EXTRA_METHODS: dict[str, str] = {
-    "softmax": "F.softmax", "log_softmax": "F.log_softmax",
+    "softmax": "F.softmax",
+    "log_softmax": "F.log_softmax",
 }
 SKIPPED: tuple[str, ...] = ("torch._assert", "torch._assert_async")
 
@@ -73,14 +104,18 @@ SKIPPED: tuple[str, ...] = ("torch._assert", "torch._assert_async")
 # of (argument, position, torch's default) has a true value (training, and a probability > 0)
 _TRAINING2, _P1 = ("training", 2, True), ("p", 1, 0.5)
 RANDOM: dict[str, tuple[tuple[tuple[str, int, Any], ...], ...]] = {
-    "F.dropout": ((_TRAINING2,), (_P1,)), "F.dropout1d": ((_TRAINING2,), (_P1,)),
-    "F.dropout2d": ((_TRAINING2,), (_P1,)), "F.dropout3d": ((_TRAINING2,), (_P1,)),
+    "F.dropout": ((_TRAINING2,), (_P1,)),
+    "F.dropout1d": ((_TRAINING2,), (_P1,)),
+    "F.dropout2d": ((_TRAINING2,), (_P1,)),
+    "F.dropout3d": ((_TRAINING2,), (_P1,)),
     "F.alpha_dropout": ((("training", 2, False),), (_P1,)),
     "F.feature_alpha_dropout": ((("training", 2, False),), (_P1,)),
     "ops.stochastic_depth": ((("training", 3, True),), (("p", 1, 0.0),)),
     "F.scaled_dot_product_attention": ((("dropout_p", 4, 0.0),),),
     "vision_ops.shifted_window_attention": (
-        (("training", 12, True),), (("attention_dropout", 7, 0.0), ("dropout", 8, 0.0))),
+        (("training", 12, True),),
+        (("attention_dropout", 7, 0.0), ("dropout", 8, 0.0)),
+    ),
 }
 # attributes of a tensor that read the same on a JAX array
 ATTRIBUTES: tuple[str, ...] = ("shape", "dtype", "ndim", "T", "mT", "device", "is_cuda")
@@ -100,15 +135,45 @@ def functional_names() -> list[str]:
 
 def ops_names() -> list[str]:
     """Functions of :mod:`jaxinit.porting.ops` (torch functions and tensor methods)."""
-    return sorted(n for n, v in vars(_ops).items()
-                  if callable(v) and not n.startswith("_") and getattr(v, "__module__", "")
-                  == _ops.__name__ and not isinstance(v, type))
+    return sorted(
+        n
+        for n, v in vars(_ops).items()
+        if callable(v)
+        and not n.startswith("_")
+        and getattr(v, "__module__", "") == _ops.__name__
+        and not isinstance(v, type)
+    )
+
+
+# functions of ops that torch has only as tensor methods
+METHOD_ONLY = (
+    "view",
+    "view_as",
+    "reshape_as",
+    "size",
+    "dim",
+    "contiguous",
+    "expand",
+    "expand_as",
+    "repeat",
+    "type_as",
+    "float",
+    "half",
+    "double",
+    "long",
+    "int",
+    "bool",
+    "to",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+)
 
 
 def function_table() -> dict[str, str]:
     """torch's dotted function name -> its jaxinit spelling (``F.x``, ``ops.x``)."""
     table = {f"torch.nn.functional.{n}": f"F.{n}" for n in functional_names()}
-    table.update({f"torch.{n}": f"ops.{n}" for n in ops_names()})
+    table.update({f"torch.{n}": f"ops.{n}" for n in ops_names() if n not in METHOD_ONLY})
     table.update(EXTRA_FUNCTIONS)
     return table
 

@@ -25,13 +25,18 @@ def patch_merging_pad(x: jax.Array) -> jax.Array:
     h, w = x.shape[-3], x.shape[-2]
     pad = [(0, 0)] * (x.ndim - 3) + [(0, h % 2), (0, w % 2), (0, 0)]
     x = jnp.pad(x, pad)
-    parts = [x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :],
-             x[..., 1::2, 1::2, :]]
+    parts = [
+        x[..., 0::2, 0::2, :],
+        x[..., 1::2, 0::2, :],
+        x[..., 0::2, 1::2, :],
+        x[..., 1::2, 1::2, :],
+    ]
     return jnp.concatenate(parts, axis=-1)
 
 
-def get_relative_position_bias(table: jax.Array, index: jax.Array,
-                               window_size: list[int]) -> jax.Array:
+def get_relative_position_bias(
+    table: jax.Array, index: jax.Array, window_size: list[int]
+) -> jax.Array:
     """torchvision's ``_get_relative_position_bias``: ``table[index]`` as
     ``(1, heads, N, N)`` with ``N = window_size[0] * window_size[1]``."""
     n = window_size[0] * window_size[1]
@@ -46,7 +51,7 @@ def _shift_mask(pad_h: int, pad_w: int, window: list[int], shift: list[int]) -> 
     count = 0
     for h in hs:
         for w in ws:
-            mask[h[0]:h[1], w[0]:w[1]] = count
+            mask[h[0] : h[1], w[0] : w[1]] = count
             count += 1
     mask = mask.reshape(pad_h // window[0], window[0], pad_w // window[1], window[1])
     mask = mask.transpose(0, 2, 1, 3).reshape(-1, window[0] * window[1])
@@ -55,11 +60,21 @@ def _shift_mask(pad_h: int, pad_w: int, window: list[int], shift: list[int]) -> 
 
 
 def shifted_window_attention(
-    input: jax.Array, qkv_weight: jax.Array, proj_weight: jax.Array,
-    relative_position_bias: jax.Array, window_size: list[int], num_heads: int,
-    shift_size: list[int], attention_dropout: float = 0.0, dropout: float = 0.0,
-    qkv_bias: jax.Array | None = None, proj_bias: jax.Array | None = None,
-    logit_scale: jax.Array | None = None, training: bool = True, *, rng: Any = None,
+    input: jax.Array,
+    qkv_weight: jax.Array,
+    proj_weight: jax.Array,
+    relative_position_bias: jax.Array,
+    window_size: list[int],
+    num_heads: int,
+    shift_size: list[int],
+    attention_dropout: float = 0.0,
+    dropout: float = 0.0,
+    qkv_bias: jax.Array | None = None,
+    proj_bias: jax.Array | None = None,
+    logit_scale: jax.Array | None = None,
+    training: bool = True,
+    *,
+    rng: Any = None,
 ) -> jax.Array:
     """torchvision's ``shifted_window_attention`` (Swin's W-MSA / SW-MSA): windows of
     ``window_size`` over ``input (B, H, W, C)``, cyclically shifted by ``shift_size``, each
@@ -84,7 +99,7 @@ def shifted_window_attention(
     x = x.transpose(0, 1, 3, 2, 4, 5).reshape(b * num_windows, win, c)
     if logit_scale is not None and qkv_bias is not None:
         length = qkv_bias.shape[0] // 3
-        qkv_bias = qkv_bias.at[length:2 * length].set(0)
+        qkv_bias = qkv_bias.at[length : 2 * length].set(0)
     qkv = F.linear(x, qkv_weight, qkv_bias)
     qkv = qkv.reshape(x.shape[0], x.shape[1], 3, num_heads, c // num_heads)
     qkv = jnp.transpose(qkv, (2, 0, 3, 1, 4))

@@ -47,8 +47,9 @@ def state_dicts_agree(tm, net, variables):
 def train_compare(tm, net, variables, *inputs, rtol=1e-5):
     """Training mode: outputs, running statistics after the call and gradients."""
     with relaxed():
-        assert_matches_torch(tm, net, *inputs, variables=variables, train=True, grads=True,
-                             rtol=rtol)
+        assert_matches_torch(
+            tm, net, *inputs, variables=variables, train=True, grads=True, rtol=rtol
+        )
 
 
 def sgd_step_matches(tm, net, variables, inputs, loss_t, loss_j, lr=0.1, rtol=1e-5):
@@ -111,8 +112,9 @@ def sources_run_without_torch(tmp_path, cases):
         path.write_text(source)
         files.append((str(path), [(tuple(s), d, f) for s, d, f in inputs]))
     code = _NO_TORCH.format(cases=files)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600, env=_env())
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_env()
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
 

@@ -42,9 +42,9 @@ class CausalSelfAttention(tnn.Module):
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        y = TF.scaled_dot_product_attention(q, k, v, attn_mask=None,
-                                           dropout_p=self.dropout if self.training else 0,
-                                           is_causal=True)
+        y = TF.scaled_dot_product_attention(
+            q, k, v, attn_mask=None, dropout_p=self.dropout if self.training else 0, is_causal=True
+        )
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -79,18 +79,20 @@ class GPT(tnn.Module):
     def __init__(self, vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0):
         super().__init__()
         self.block_size = block_size
-        self.transformer = tnn.ModuleDict(dict(
-            wte=tnn.Embedding(vocab_size, n_embd),
-            wpe=tnn.Embedding(block_size, n_embd),
-            drop=tnn.Dropout(dropout),
-            h=tnn.ModuleList([Block(n_embd, n_head, dropout) for _ in range(n_layer)]),
-            ln_f=tnn.LayerNorm(n_embd),
-        ))
+        self.transformer = tnn.ModuleDict(
+            dict(
+                wte=tnn.Embedding(vocab_size, n_embd),
+                wpe=tnn.Embedding(block_size, n_embd),
+                drop=tnn.Dropout(dropout),
+                h=tnn.ModuleList([Block(n_embd, n_head, dropout) for _ in range(n_layer)]),
+                ln_f=tnn.LayerNorm(n_embd),
+            )
+        )
         self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight
         self.apply(self._init_weights)
         for pn, p in self.named_parameters():
-            if pn.endswith('c_proj.weight'):
+            if pn.endswith("c_proj.weight"):
                 torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
 
     def _init_weights(self, module):
@@ -187,8 +189,9 @@ def ce_j(out):
     import optax
 
     logits = out.reshape(-1, out.shape[-1])
-    return optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(NEXT).reshape(-1)
-                                                           ).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(
+        logits, jnp.asarray(NEXT).reshape(-1)
+    ).mean()
 
 
 def square_mean(out):
@@ -238,27 +241,37 @@ def test_gpt_tie_init_and_dropout(ported):
     assert "rng=self.next_key()" in net.port_source  # F.scaled_dot_product_attention
     with relaxed():
         f = jax.jit(lambda v, k: net(v, jnp.asarray(IDS), train=True, rng=k)[0])
-        a, b, c = f(variables, jax.random.key(0)), f(variables, jax.random.key(0)), f(
-            variables, jax.random.key(1))
+        a, b, c = (
+            f(variables, jax.random.key(0)),
+            f(variables, jax.random.key(0)),
+            f(variables, jax.random.key(1)),
+        )
         e = net(variables, jnp.asarray(IDS))
     assert np.array_equal(a, b) and not np.allclose(a, c)
-    np.testing.assert_allclose(e, tm(torch.as_tensor(IDS)).detach().numpy(), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(e, tm(torch.as_tensor(IDS)).detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_plain_code_is_readable(ported):
     src = ported["plain"][1].port_source
-    for line in ("ops.einsum('bld,de->ble', getitem, w)", "ops.masked_fill(", "ops.chunk(",
-                 "ops.permute(", "ops.transpose(", "ops.view(", "relu_ = ops.relu("):
+    for line in (
+        "ops.einsum('bld,de->ble', getitem, w)",
+        "ops.masked_fill(",
+        "ops.chunk(",
+        "ops.permute(",
+        "ops.transpose(",
+        "ops.view(",
+        "relu_ = ops.relu(",
+    ):
         assert line in src, line
     assert "import torch" not in src
 
 
 def test_sources_run_without_torch(ported, tmp_path):
-    cases = [(ported["gpt"][1].port_source, [((3, 5), "int32", 1)]),
-             (ported["tagger"][1].port_source, [((2, 4), "int32", 1), ((2,), "int32", 4)]),
-             (ported["plain"][1].port_source, [((3, 5, 8), "float32", 0.5),
-                                              ((3, 5), "bool", False)])]
+    cases = [
+        (ported["gpt"][1].port_source, [((3, 5), "int32", 1)]),
+        (ported["tagger"][1].port_source, [((2, 4), "int32", 1), ((2,), "int32", 4)]),
+        (ported["plain"][1].port_source, [((3, 5, 8), "float32", 0.5), ((3, 5), "bool", False)]),
+    ]
     sources_run_without_torch(tmp_path, cases)
 
 
@@ -271,8 +284,9 @@ def test_port_error_lists_everything():
     assert any(".real" in w for w in what), text
     assert any(".cummax()" in w for w in what), text
     assert any("entr" in w for w in what), text
-    assert any(p.path == "inner" and "cannot be captured" in p.what
-               for p in info.value.problems), text
+    assert any(p.path == "inner" and "cannot be captured" in p.what for p in info.value.problems), (
+        text
+    )
     assert all("test_porting_torch.py:" in p.where for p in info.value.problems), text
 
 
@@ -286,7 +300,8 @@ def test_cli_port(tmp_path, monkeypatch, capsys):
         "    def forward(self, x):\n"
         "        return torch.nn.functional.relu(self.fc(x)).flatten(1)\n\n"
         "def make():\n"
-        "    return Net()\n")
+        "    return Net()\n"
+    )
     monkeypatch.chdir(tmp_path)
     with relaxed():
         assert main(["port", "small_model:make", "--input", "2x4x6", "-o", "out.py"]) == 0
@@ -301,8 +316,10 @@ def test_import_without_torch_does_not_load_it():
     import subprocess
     import sys
 
-    code = ("import sys; import jaxinit, jaxinit.porting, jaxinit.porting.ops; "
-            "assert 'torch' not in sys.modules")
+    code = (
+        "import sys; import jaxinit, jaxinit.porting, jaxinit.porting.ops; "
+        "assert 'torch' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
 
 

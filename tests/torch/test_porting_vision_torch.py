@@ -33,8 +33,15 @@ M = tv.models
 
 
 def _swin():
-    return M.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 2],
-                             window_size=[2, 2], stochastic_depth_prob=0.0, num_classes=10)
+    return M.SwinTransformer(
+        patch_size=[4, 4],
+        embed_dim=16,
+        depths=[2, 2],
+        num_heads=[2, 2],
+        window_size=[2, 2],
+        stochastic_depth_prob=0.0,
+        num_classes=10,
+    )
 
 
 def _efficientnet():
@@ -45,45 +52,80 @@ def _efficientnet():
 
 def _convnext():
     conf = M.convnext.CNBlockConfig
-    return M.ConvNeXt([conf(16, 32, 1), conf(32, None, 1)], stochastic_depth_prob=0.0,
-                      num_classes=10)
+    return M.ConvNeXt(
+        [conf(16, 32, 1), conf(32, None, 1)], stochastic_depth_prob=0.0, num_classes=10
+    )
 
 
 def _regnet():
-    params = M.regnet.BlockParams.from_init_params(depth=3, w_0=8, w_a=8.0, w_m=2.0,
-                                                   group_width=8, se_ratio=0.25)
+    params = M.regnet.BlockParams.from_init_params(
+        depth=3, w_0=8, w_a=8.0, w_m=2.0, group_width=8, se_ratio=0.25
+    )
     return M.RegNet(params, num_classes=10, stem_width=8)
 
 
 def _vgg():  # vgg11_bn's layers at 1/8 width; its 120M-parameter classifier made small
-    m = M.VGG(M.vgg.make_layers([8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 512],
-                                batch_norm=True), num_classes=10, dropout=0.0)
-    m.classifier = torch.nn.Sequential(torch.nn.Linear(512 * 7 * 7, 16), torch.nn.ReLU(True),
-                                       torch.nn.Dropout(0.0), torch.nn.Linear(16, 10))
+    m = M.VGG(
+        M.vgg.make_layers([8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 512], batch_norm=True),
+        num_classes=10,
+        dropout=0.0,
+    )
+    m.classifier = torch.nn.Sequential(
+        torch.nn.Linear(512 * 7 * 7, 16),
+        torch.nn.ReLU(True),
+        torch.nn.Dropout(0.0),
+        torch.nn.Linear(16, 10),
+    )
     return m
 
 
 # name: (build, input shape, eval shape (another batch and, where the model allows, size))
 MODELS = {
     "resnet18": (lambda: M.resnet18(num_classes=10), (2, 3, 32, 32), (3, 3, 40, 40)),
-    "resnet50": (lambda: M.ResNet(M.resnet.Bottleneck, [1, 1, 1, 1], num_classes=10),
-                 (2, 3, 32, 32), (3, 3, 40, 40)),
-    "mobilenet_v3_small": (lambda: M.mobilenet_v3_small(num_classes=10, dropout=0.0),
-                           (2, 3, 32, 32), (3, 3, 40, 40)),
+    "resnet50": (
+        lambda: M.ResNet(M.resnet.Bottleneck, [1, 1, 1, 1], num_classes=10),
+        (2, 3, 32, 32),
+        (3, 3, 40, 40),
+    ),
+    "mobilenet_v3_small": (
+        lambda: M.mobilenet_v3_small(num_classes=10, dropout=0.0),
+        (2, 3, 32, 32),
+        (3, 3, 40, 40),
+    ),
     "efficientnet_b0": (_efficientnet, (2, 3, 32, 32), (3, 3, 40, 40)),
     "convnext_tiny": (_convnext, (2, 3, 32, 32), (3, 3, 40, 40)),
-    "densenet121": (lambda: M.DenseNet(growth_rate=8, block_config=(2, 2),
-                                       num_init_features=16, num_classes=10),
-                    (2, 3, 32, 32), (3, 3, 40, 40)),
-    "squeezenet1_1": (lambda: M.squeezenet1_1(num_classes=10, dropout=0.0), (2, 3, 32, 32),
-                      (3, 3, 40, 40)),
-    "shufflenet_v2_x0_5": (lambda: M.shufflenet_v2_x0_5(num_classes=10), (2, 3, 32, 32),
-                           (3, 3, 40, 40)),
+    "densenet121": (
+        lambda: M.DenseNet(
+            growth_rate=8, block_config=(2, 2), num_init_features=16, num_classes=10
+        ),
+        (2, 3, 32, 32),
+        (3, 3, 40, 40),
+    ),
+    "squeezenet1_1": (
+        lambda: M.squeezenet1_1(num_classes=10, dropout=0.0),
+        (2, 3, 32, 32),
+        (3, 3, 40, 40),
+    ),
+    "shufflenet_v2_x0_5": (
+        lambda: M.shufflenet_v2_x0_5(num_classes=10),
+        (2, 3, 32, 32),
+        (3, 3, 40, 40),
+    ),
     "regnet_y_400mf": (_regnet, (2, 3, 32, 32), (3, 3, 40, 40)),
     "vgg11_bn": (_vgg, (2, 3, 32, 32), (3, 3, 40, 40)),
-    "vit": (lambda: M.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
-                                        hidden_dim=32, mlp_dim=64, num_classes=10),
-            (2, 3, 32, 32), (3, 3, 32, 32)),
+    "vit": (
+        lambda: M.VisionTransformer(
+            image_size=32,
+            patch_size=8,
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=32,
+            mlp_dim=64,
+            num_classes=10,
+        ),
+        (2, 3, 32, 32),
+        (3, 3, 32, 32),
+    ),
     "swin_t": (_swin, (2, 3, 16, 16), (3, 3, 24, 24)),
 }
 
