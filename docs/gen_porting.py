@@ -52,7 +52,11 @@ NOT_YET = [
         "tensors made while tracing",
         "a `torch.tensor(...)` constant in forward: register it as a buffer",
     ),
-    ("keyword-only example inputs", "convert(..., check=True) runs the check on positional inputs"),
+    (
+        "keyword-only example inputs",
+        "the check binds example keyword inputs to forward's positional parameters; "
+        "keyword-only and **kwargs inputs need check=False",
+    ),
     (
         "in-place writes through views",
         "`x[:, 0] = y`, `x.view(...).add_(y)`: only whole-value in-place ops are rewritten",

@@ -123,17 +123,44 @@ def load_torch_weights(net: Any, torch_module: Any) -> Any:
     return variables
 
 
+def _positional(torch_module: Any, args: tuple, kwargs: dict) -> tuple:
+    """``args`` and ``kwargs`` as one positional tuple of ``forward``'s parameters (defaults
+    filling the gaps), since ``jaxinit.testing.compare`` passes inputs positionally."""
+    import inspect
+
+    if not kwargs:
+        return tuple(args)
+    sig = inspect.signature(torch_module.forward)
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise PortError(
+            f"the example inputs do not fit {type(torch_module).__name__}.forward{sig}: {e}"
+        ) from None
+    names = [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if any(k not in names for k in bound.arguments):
+        raise PortError(
+            "the check passes example inputs positionally: keyword-only or **kwargs "
+            "inputs cannot be checked (pass check=False)"
+        )
+    last = max(names.index(k) for k in bound.arguments)
+    return tuple(
+        bound.arguments[n] if n in bound.arguments else sig.parameters[n].default
+        for n in names[: last + 1]
+    )
+
+
 def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict) -> Any:
     from jaxinit.testing import compare
 
-    if kwargs:
-        raise PortError(
-            "the check runs the example inputs positionally: pass them as "
-            "positional arguments, or check=False"
-        )
+    inputs = _positional(torch_module, args, kwargs)
     variables = load_torch_weights(net, torch_module)
     with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
-        report = compare(torch_module, net, *args, variables=variables, grads=True)
+        report = compare(torch_module, net, *inputs, variables=variables, grads=True)
     if not report.ok:
         raise PortError(
             "the port differs from torch on the example inputs "

@@ -44,8 +44,10 @@ def state_dicts_agree(tm, net, variables):
     assert len(jax.tree_util.tree_leaves(net.split(variables)[0])) == len(tied)
 
 
-def train_compare(tm, net, variables, *inputs, rtol=1e-5):
-    """Training mode: outputs, running statistics after the call and gradients."""
+def train_compare(tm, net, variables, *inputs, rtol=1e-4):
+    """Training mode: outputs, running statistics after the call and gradients; rtol 1e-4
+    as tests/torch/test_models_torch.py's hand ports (train-mode BatchNorm over small maps
+    amplifies float32 rounding: resnet18's layer4 reaches 1.1e-5 relative)."""
     with relaxed():
         assert_matches_torch(
             tm, net, *inputs, variables=variables, train=True, grads=True, rtol=rtol

@@ -4,6 +4,7 @@ over packed sequences, and a forward of plain tensor code (indexing, einsum, mas
 chunk, permute, view, in-place ops); plus PortError and the ``jaxinit port`` command.
 """
 
+import inspect
 import math
 
 import jax
@@ -213,7 +214,10 @@ def ported():
     for name, (make, inputs, _, _) in CASES.items():
         torch.manual_seed(0)
         tm = make().eval()
-        net, variables = porting.convert(tm, *[torch.as_tensor(x) for x in inputs])
+        *first, last = [torch.as_tensor(x) for x in inputs]
+        # the last example input by keyword: bound to forward's parameters for the check
+        name = list(inspect.signature(tm.forward).parameters)[len(first)]
+        net, variables = porting.convert(tm, *first, **{name: last})
         out[name] = (tm, net, variables)
     return out
 

@@ -79,40 +79,44 @@ def _vgg():  # vgg11_bn's layers at 1/8 width; its 120M-parameter classifier mad
     return m
 
 
+# train-mode BatchNorm over the deepest feature maps needs more than a few values per channel
+# (1x1 maps and batch 2 would normalise two numbers): 4 x 64x64 leaves 2x2 maps at stride 32
+CNN_TRAIN, CNN_EVAL = (4, 3, 64, 64), (3, 3, 48, 48)
+
 # name: (build, input shape, eval shape (another batch and, where the model allows, size))
 MODELS = {
-    "resnet18": (lambda: M.resnet18(num_classes=10), (2, 3, 32, 32), (3, 3, 40, 40)),
+    "resnet18": (lambda: M.resnet18(num_classes=10), CNN_TRAIN, CNN_EVAL),
     "resnet50": (
         lambda: M.ResNet(M.resnet.Bottleneck, [1, 1, 1, 1], num_classes=10),
-        (2, 3, 32, 32),
-        (3, 3, 40, 40),
+        CNN_TRAIN,
+        CNN_EVAL,
     ),
     "mobilenet_v3_small": (
         lambda: M.mobilenet_v3_small(num_classes=10, dropout=0.0),
-        (2, 3, 32, 32),
-        (3, 3, 40, 40),
+        CNN_TRAIN,
+        CNN_EVAL,
     ),
-    "efficientnet_b0": (_efficientnet, (2, 3, 32, 32), (3, 3, 40, 40)),
-    "convnext_tiny": (_convnext, (2, 3, 32, 32), (3, 3, 40, 40)),
+    "efficientnet_b0": (_efficientnet, CNN_TRAIN, CNN_EVAL),
+    "convnext_tiny": (_convnext, CNN_TRAIN, CNN_EVAL),
     "densenet121": (
         lambda: M.DenseNet(
             growth_rate=8, block_config=(2, 2), num_init_features=16, num_classes=10
         ),
-        (2, 3, 32, 32),
-        (3, 3, 40, 40),
+        CNN_TRAIN,
+        CNN_EVAL,
     ),
     "squeezenet1_1": (
         lambda: M.squeezenet1_1(num_classes=10, dropout=0.0),
-        (2, 3, 32, 32),
-        (3, 3, 40, 40),
+        CNN_TRAIN,
+        CNN_EVAL,
     ),
     "shufflenet_v2_x0_5": (
         lambda: M.shufflenet_v2_x0_5(num_classes=10),
-        (2, 3, 32, 32),
-        (3, 3, 40, 40),
+        CNN_TRAIN,
+        CNN_EVAL,
     ),
-    "regnet_y_400mf": (_regnet, (2, 3, 32, 32), (3, 3, 40, 40)),
-    "vgg11_bn": (_vgg, (2, 3, 32, 32), (3, 3, 40, 40)),
+    "regnet_y_400mf": (_regnet, CNN_TRAIN, CNN_EVAL),
+    "vgg11_bn": (_vgg, CNN_TRAIN, CNN_EVAL),
     "vit": (
         lambda: M.VisionTransformer(
             image_size=32,
