@@ -216,8 +216,8 @@ def ported():
         tm = make().eval()
         *first, last = [torch.as_tensor(x) for x in inputs]
         # the last example input by keyword: bound to forward's parameters for the check
-        name = list(inspect.signature(tm.forward).parameters)[len(first)]
-        net, variables = porting.convert(tm, *first, **{name: last})
+        keyword = list(inspect.signature(tm.forward).parameters)[len(first)]
+        net, variables = porting.convert(tm, *first, **{keyword: last})
         out[name] = (tm, net, variables)
     return out
 
