@@ -47,8 +47,9 @@ def state_dicts_agree(tm, net, variables):
 def train_compare(tm, net, variables, *inputs, rtol=1e-4):
     """Training mode: outputs, running statistics after the call and gradients of
     ``mean(out**2)`` (``sum(out)``'s gradient through train-mode BatchNorm is zero up to
-    rounding, so it compares noise); rtol 1e-4 as tests/torch/test_models_torch.py's hand ports (train-mode BatchNorm over small maps
-    amplifies float32 rounding: resnet18's layer4 reaches 1.1e-5 relative)."""
+    rounding, so it compares noise); rtol 1e-4 as tests/torch/test_models_torch.py's hand
+    ports (train-mode BatchNorm over small maps amplifies float32 rounding: resnet18's layer4
+    reaches 1.1e-5 relative)."""
     with relaxed():
         assert_matches_torch(
             tm,
