@@ -154,8 +154,7 @@ def test_train_mode_and_state_dict(ported, name):
     tm, net, variables = ported[name]
     # resnet18's layer3-4 weight gradients behind train-mode BatchNorm over 16 values per
     # channel differ by up to 8e-4 of their scale (summation order of 512-channel convs on 2x2
-    # maps); its 1-block-per-stage variant (resnet50's row uses the same code paths) agrees
-    # within 1e-5
+    # maps); ResNet(BasicBlock, [1, 1, 1, 1]), the same classes, agrees within 1e-5
     train_compare(
         tm, net, variables, _x(MODELS[name][1]), rtol=1e-3 if name == "resnet18" else 1e-4
     )
