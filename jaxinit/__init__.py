@@ -23,6 +23,7 @@ _LAZY = {
     "load_sharded": "jaxinit.serialization.sharded",
     "interop": "jaxinit.interop",
     "testing": "jaxinit.testing",
+    "porting": "jaxinit.porting",
 }
 
 __all__ = [
