@@ -7,10 +7,10 @@ The surface is: ``jaxinit.__all__``, ``jaxinit.init.__all__``, ``jaxinit.nn.__al
 public methods of ``nn.Module``, the public functions of ``jaxinit.devices``,
 ``jaxinit.serialization.__all__``, ``jaxinit.interop.__all__``, ``jaxinit.testing.__all__``,
 ``jaxinit.optim.__all__`` (with the methods of ``Optimizer``),
-``jaxinit.optim.lr_scheduler.__all__`` and the public methods of ``TorchGenerator``. Each
-entry is its signature and its docstring, grouped by module, under a table of contents.
-Standard library only (``inspect``); the output depends on nothing but the code, so
-``--check`` is exact.
+``jaxinit.optim.lr_scheduler.__all__``, ``jaxinit.porting.__all__`` and the public methods of
+``TorchGenerator``. Each entry is its signature and its docstring, grouped by module, under a
+table of contents. Standard library only (``inspect``); the output depends on nothing but the
+code, so ``--check`` is exact.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def surface() -> list[Section]:
     testing = importlib.import_module("jaxinit.testing")
     optim = importlib.import_module("jaxinit.optim")
     lr_scheduler = importlib.import_module("jaxinit.optim.lr_scheduler")
+    porting = importlib.import_module("jaxinit.porting")
     # nn.__all__ is not sorted by kind: show Module first, then the rest alphabetically.
     nn_names = sorted(nn.__all__, key=lambda n: (n != "Module", n.lower()))
     top = [n for n in jaxinit.__all__ if n != "TorchGenerator"]  # it has its own section
@@ -148,6 +149,7 @@ def surface() -> list[Section]:
             _methods(optim.Optimizer, "jaxinit.optim.Optimizer"),
         ),
         Section("jaxinit.optim.lr_scheduler", _doc(lr_scheduler), _names(lr_scheduler)),
+        Section("jaxinit.porting", _doc(porting), _names(porting)),
     ]
 
 

@@ -24,6 +24,7 @@ _LAZY = {
     "interop": "jaxinit.interop",
     "testing": "jaxinit.testing",
     "optim": "jaxinit.optim",
+    "porting": "jaxinit.porting",
 }
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "load_sharded",
     "nn",
     "optim",
+    "porting",
     "save",
     "save_sharded",
     "testing",

@@ -1,4 +1,5 @@
-"""The ``jaxinit`` command: look inside a checkpoint, or convert it to another format.
+"""The ``jaxinit`` command: look inside a checkpoint, convert it to another format, or port a
+torch model (``jaxinit port``, :mod:`jaxinit.porting.cli`).
 
     jaxinit inspect FILE          names, shapes, dtypes, element counts, totals and bytes
     jaxinit convert SRC DST       between jaxinit/flax msgpack, torch.save, safetensors and
@@ -366,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
 
         $ jaxinit inspect mlp.msgpack
         $ jaxinit convert pytorch_model.bin model.msgpack
+        $ jaxinit port torchvision.models:resnet18 --input 2x3x64x64 -o resnet18.py
     """
     parser = argparse.ArgumentParser(
         prog="jaxinit", description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
@@ -380,7 +382,21 @@ def main(argv: list[str] | None = None) -> int:
     p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_convert.add_argument("--unverified", action="store_true",
                            help="also read msgpack files without jaxinit checksums (flax's)")
+    from jaxinit.porting import cli as port_cli
+
+    port_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "port":
+        try:
+            status, text = port_cli.run(args)
+        except port_cli.PortError as err:  # every unsupported line, one per line
+            print(f"jaxinit: error: {err}", file=sys.stderr)
+            return 1
+        except (OSError, ImportError, TypeError, ValueError) as err:
+            print(f"jaxinit: error: {_one_line(str(err))}", file=sys.stderr)
+            return 1
+        print(text)
+        return status
     # warnings (torch's, numpy's) would add lines around the one-line report: an error drops
     # them, a success shows each as one line
     with warnings.catch_warnings(record=True) as caught:

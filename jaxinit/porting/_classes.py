@@ -1,0 +1,156 @@
+"""The module tree of a torch model, sorted into what a port writes for each module.
+
+* a **layer** jaxinit has (``nn.Conv2d``): the jaxinit constructor call;
+* a **container** (``nn.Sequential``, ``nn.ModuleList``, ``nn.ModuleDict``): the jaxinit
+  container of the converted children;
+* any other module: a **class** of the generated file, one per torch class, whose
+  ``forward`` is captured from torch (both modes; they differ only where ``self.training``
+  does). Instances whose captured ``forward`` differs (a block with and without its
+  ``downsample``) get one subclass per variant, named as the torch class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _graph
+from ._forward import Renderer
+from ._leaf import CONTAINERS, jaxinit_base, jaxinit_class
+from .errors import Problem
+
+
+@dataclass
+class Variant:
+    """One distinct captured ``forward`` of a torch class."""
+
+    name: str  # Python name in the generated file
+    signature: str
+    train_body: list[str]
+    eval_body: list[str]
+
+
+@dataclass
+class ClassInfo:
+    """Everything the generated file says about one torch class."""
+
+    torch_class: type
+    name: str
+    base: str  # 'nn.Module', 'nn.Sequential', 'nn.LayerNorm', ...
+    base_is_layer: bool  # constructor = the jaxinit layer's (a torch.nn subclass)
+    overrides_forward: bool
+    params: list[str] = field(default_factory=list)
+    buffers: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    optional: set[str] = field(default_factory=set)  # absent from some instance
+    instances: int = 0
+    variants: list[Variant] = field(default_factory=list)
+
+
+@dataclass
+class Survey:
+    """The result of :func:`survey`: classes by torch class, each instance's variant name."""
+
+    classes: dict[type, ClassInfo] = field(default_factory=dict)
+    variant_of: dict[int, str] = field(default_factory=dict)  # id(module) -> class name
+    problems: list[Problem] = field(default_factory=list)
+
+
+def kind(m: Any) -> str:
+    """``'layer'``, ``'container'`` or ``'class'`` (see the module docstring)."""
+    jcls = jaxinit_class(m)
+    if jcls is None:
+        return "class"
+    return "container" if jcls.__name__ in CONTAINERS else "layer"
+
+
+def _torch_base(cls: type) -> type:
+    for base in cls.__mro__[1:]:
+        if base.__module__.startswith("torch.nn."):
+            return base
+    return object
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, k = name, 1
+    while out in taken:
+        out, k = f"{name}_{k}", k + 1
+    taken.add(out)
+    return out
+
+
+def survey(root: Any) -> Survey:
+    """Walk ``root``'s module tree once: the classes to generate and their variants."""
+    out = Survey()
+    taken: set[str] = set()
+    seen: set[int] = set()
+    for path, m in root.named_modules(remove_duplicate=False):
+        if id(m) in seen or kind(m) != "class":
+            continue
+        seen.add(id(m))
+        cls = type(m)
+        info = out.classes.get(cls)
+        if info is None:
+            base = jaxinit_base(cls)
+            tb = _torch_base(cls)
+            is_container = base is not None and base.__name__ in CONTAINERS
+            info = ClassInfo(
+                cls,
+                _unique(cls.__name__, taken),
+                f"nn.{base.__name__}" if base is not None else "nn.Module",
+                base is not None and not is_container,
+                getattr(cls, "forward", None) is not getattr(tb, "forward", None),
+            )
+            if base is None and tb.__name__ not in ("Module", "object"):
+                out.problems.append(
+                    Problem(
+                        path,
+                        cls.__name__,
+                        f"module type (a subclass of torch.nn.{tb.__name__}, which jaxinit lacks)",
+                    )
+                )
+            out.classes[cls] = info
+        if (
+            not info.base_is_layer
+            and not info.base.startswith("nn.Sequential")
+            and info.base not in ("nn.ModuleList", "nn.ModuleDict")
+        ):
+            own = [
+                (info.params, m._parameters),
+                (info.buffers, m._buffers),
+                (info.children, m._modules),
+            ]
+            for names, store in own:
+                for name, v in store.items():
+                    if v is not None and name not in names:
+                        names.append(name)
+                        if info.instances:  # absent from an earlier instance
+                            info.optional.add(name)
+            present = {n for _, store in own for n, v in store.items() if v is not None}
+            info.optional |= set(info.params + info.buffers + info.children) - present
+        info.instances += 1
+        if not info.overrides_forward:
+            out.variant_of[id(m)] = info.name
+            continue
+        graphs, probs = [], []
+        for training in (True, False):
+            g, p = _graph.trace(m, path, training)
+            graphs.append(g)
+            probs += p
+        if probs:
+            out.problems += probs[:1]
+            out.variant_of[id(m)] = info.name
+            continue
+        rt, re = Renderer(m, path, True), Renderer(m, path, False)
+        train_body, eval_body = rt.body(graphs[0]), re.body(graphs[1])
+        out.problems += rt.problems + [p for p in re.problems if p not in rt.problems]
+        sig = re.signature(graphs[1])
+        for v in info.variants:
+            if (v.signature, v.train_body, v.eval_body) == (sig, train_body, eval_body):
+                out.variant_of[id(m)] = v.name
+                break
+        else:
+            name = info.name if not info.variants else _unique(f"{info.name}_1", taken)
+            info.variants.append(Variant(name, sig, train_body, eval_body))
+            out.variant_of[id(m)] = name
+    return out
