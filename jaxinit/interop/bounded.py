@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import pickletools
 import zipfile
 from typing import Any
@@ -51,12 +52,12 @@ _CONTAINER_OPS = frozenset(
 
 
 def check_pickle(file: Any, size: int, source: str) -> None:
-    """Refuse a ``torch.save`` zip whose pickle would build more than ``MAX_CONTAINERS`` (plus
-    one per ``BYTES_PER_CONTAINER`` of it) containers, before torch unpickles it: two million
-    empty dicts take 2 MB of file, and about 50 s and 800 MB in ``torch.load``. The pickle is
-    scanned (:func:`pickletools.genops`, no object built), stopping at the limit. Anything that
-    is not a readable zip is left to ``torch.load`` to report; legacy (non-zip) files are not
-    scanned.
+    """Refuse a ``torch.save`` file whose pickles would build more than ``MAX_CONTAINERS``
+    (plus one per ``BYTES_PER_CONTAINER`` of the pickle, or of a legacy file) containers,
+    before torch unpickles it: two million empty dicts take 2 MB of file, and about 50 s and
+    800 MB in ``torch.load``. The pickles are scanned (:func:`pickletools.genops`, no object
+    built), stopping at the limit: a zip's ``data.pkl``, or the five leading pickles of
+    torch's legacy (non-zip) format. What cannot be scanned is left to ``torch.load`` to report.
 
     Example::
 
@@ -64,29 +65,40 @@ def check_pickle(file: Any, size: int, source: str) -> None:
         ...     check_pickle(f, os.fstat(f.fileno()).st_size, "'model.pt'")
     """
     try:
-        archive = zipfile.ZipFile(file)
-        infos = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "data.pkl"]
-        if len(infos) != 1 or infos[0].file_size > size:
-            return  # torch.load reports it
-        data = archive.read(infos[0])
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        return
-    finally:
-        file.seek(0)
-    limit = MAX_CONTAINERS + len(data) // BYTES_PER_CONTAINER
-    count = 0
-    try:
-        for opcode, _, _ in pickletools.genops(data):
-            count += opcode.name in _CONTAINER_OPS
+        if zipfile.is_zipfile(file):
+            archive = zipfile.ZipFile(file)
+            infos = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "data.pkl"]
+            if len(infos) != 1 or infos[0].file_size > size:
+                return  # torch.load reports it
+            data = archive.read(infos[0])
+            streams, limit = [io.BytesIO(data)], MAX_CONTAINERS + len(data) // BYTES_PER_CONTAINER
+        else:  # legacy: magic number, protocol, sys info, the data, its storage keys
+            file.seek(0)
+            streams, limit = [file] * 5, MAX_CONTAINERS + size // BYTES_PER_CONTAINER
+        count = 0
+        for stream in streams:
+            for opcode, _, _ in pickletools.genops(stream):
+                count += opcode.name in _CONTAINER_OPS
+                if count > limit:
+                    break
             if count > limit:
                 break
-    except (ValueError, EOFError, KeyError, IndexError):  # a malformed pickle: torch reports it
-        return
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        IndexError,
+        NotImplementedError,
+    ):
+        return  # not scannable (or a malformed pickle): torch.load reports it
+    finally:
+        file.seek(0)
     if count > limit:
         raise CheckpointError(
             f"{source}: its pickle builds more than {limit:,} containers "
-            "(dicts, lists, tuples): not a state_dict; the file is damaged "
-            "or crafted"
+            "(dicts, lists, tuples): not a state_dict; the file is damaged or crafted"
         )
 
 

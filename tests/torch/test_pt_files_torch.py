@@ -198,3 +198,34 @@ def test_a_pickle_of_millions_of_empty_dicts_is_refused_before_unpickling(tmp_pa
     """)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "its pickle builds more than" in proc.stdout, proc.stdout
+
+
+def test_a_legacy_pt_of_millions_of_empty_dicts_is_refused_before_unpickling(tmp_path):
+    """torch's legacy (non-zip) format is five pickles before the storages: they are scanned
+    as a zip's data.pkl is, so the same 2M empty dicts are refused within a 100 MB limit."""
+    import io
+    import pickle
+
+    good = tmp_path / "good.pt"
+    torch.save({"a": torch.ones(1)}, good, _use_new_zipfile_serialization=False)
+    buf = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001}):
+        pickle.dump(header, buf, protocol=2)
+    buf.write(pickle.PROTO + b"\x02" + b"](" + b"}" * 2_000_000 + b"e.")
+    pickle.dump([], buf, protocol=2)
+    crafted = tmp_path / "dicts.pt"
+    crafted.write_bytes(buf.getvalue())
+    proc = _run(f"""
+        import resource
+        from jaxinit import CheckpointError
+        from jaxinit.interop import load_pt
+        assert load_pt({str(good)!r})["a"].shape == (1,)
+        virtual = int(open("/proc/self/statm").read().split()[0]) * 4096
+        resource.setrlimit(resource.RLIMIT_DATA, (virtual + (100 << 20), resource.RLIM_INFINITY))
+        try:
+            load_pt({str(crafted)!r})
+        except CheckpointError as err:
+            print("error:", err)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "its pickle builds more than" in proc.stdout, proc.stdout
