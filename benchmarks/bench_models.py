@@ -114,8 +114,9 @@ def torch_step(model, threads):
         out = net(x)
         if model in LM:
             logits = out.logits[:, :-1]
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                                     x[:, 1:].reshape(-1))
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1)
+            )
         else:
             loss = torch.nn.functional.cross_entropy(out, y)
         loss.backward()
@@ -153,8 +154,13 @@ def _worker(conn, contender, model, target):
         carry, loss = compiled(carry, *args)
         jax.block_until_ready(loss)
         t4 = time.perf_counter()
-        info.update(trace_s=t1 - t0, lower_s=t2 - t1, compile_s=t3 - t2, first_run_s=t4 - t3,
-                    first_call_s=t4 - t0)
+        info.update(
+            trace_s=t1 - t0,
+            lower_s=t2 - t1,
+            compile_s=t3 - t2,
+            first_run_s=t4 - t3,
+            first_call_s=t4 - t0,
+        )
         step = compiled
         sync = jax.block_until_ready
     # Warm-up: about one target's worth, which also sizes the timed repeats.
@@ -185,7 +191,7 @@ def run_model(model, contenders, repeats, target):
         procs[c] = (p, parent)
     times = {c: [] for c in contenders}
     for r in range(repeats):
-        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
         for c in order:
             procs[c][1].send(True)
             times[c].append(procs[c][1].recv())
@@ -204,8 +210,11 @@ def main() -> None:
     args = ap.parse_args()
     contenders = args.contenders.split(",")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print("| model | " + " | ".join(f"{c} ms" for c in contenders)
-          + " | jaxinit / best torch | jaxinit first call s (trace+lower+compile+run) |")
+    print(
+        "| model | "
+        + " | ".join(f"{c} ms" for c in contenders)
+        + " | jaxinit / best torch | jaxinit first call s (trace+lower+compile+run) |"
+    )
     print("|---|" + "---:|" * (len(contenders) + 2))
     for model in args.only.split(","):
         times, infos = run_model(model, contenders, args.repeats, args.target)
@@ -213,14 +222,19 @@ def main() -> None:
         torches = [c for c in contenders if c.startswith("torch")]
         ratio = "-"
         if "jaxinit" in times and torches:
-            per_round = [times["jaxinit"][i] / min(times[c][i] for c in torches)
-                         for i in range(args.repeats)]
-            ratio = f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})"
+            per_round = [
+                times["jaxinit"][i] / min(times[c][i] for c in torches) for i in range(args.repeats)
+            ]
+            ratio = (
+                f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})"
+            )
         first = "-"
         if "jaxinit" in infos:
             i = infos["jaxinit"]
-            first = (f"{i['first_call_s']:.1f} ({i['trace_s']:.1f}+{i['lower_s']:.1f}+"
-                     f"{i['compile_s']:.1f}+{i['first_run_s']:.1f})")
+            first = (
+                f"{i['first_call_s']:.1f} ({i['trace_s']:.1f}+{i['lower_s']:.1f}+"
+                f"{i['compile_s']:.1f}+{i['first_run_s']:.1f})"
+            )
         cells = " | ".join(f"{med[c]:.1f}" for c in contenders)
         print(f"| {model} | {cells} | {ratio} | {first} |", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")

@@ -23,15 +23,36 @@ def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
 class Conv2dNormActivation(nn.Sequential):
     """Conv2d, then a norm layer, then an activation (torchvision's block)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None,
-                 groups=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU, dilation=1,
-                 inplace=True, bias=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size=3,
+        stride=1,
+        padding=None,
+        groups=1,
+        norm_layer=nn.BatchNorm2d,
+        activation_layer=nn.ReLU,
+        dilation=1,
+        inplace=True,
+        bias=None,
+    ):
         if padding is None:
             padding = (kernel_size - 1) // 2 * dilation
         if bias is None:
             bias = norm_layer is None
-        layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
-                            dilation=dilation, groups=groups, bias=bias)]
+        layers = [
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                dilation=dilation,
+                groups=groups,
+                bias=bias,
+            )
+        ]
         if norm_layer is not None:
             layers.append(norm_layer(out_channels))
         if activation_layer is not None:
@@ -43,8 +64,9 @@ class Conv2dNormActivation(nn.Sequential):
 class SqueezeExcitation(nn.Module):
     """``input * sigma(fc2(delta(fc1(avgpool(input)))))`` (torchvision's block)."""
 
-    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU,
-                 scale_activation=nn.Sigmoid):
+    def __init__(
+        self, input_channels, squeeze_channels, activation=nn.ReLU, scale_activation=nn.Sigmoid
+    ):
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
@@ -77,7 +99,9 @@ class StochasticDepth(nn.Module):
         if not self.training or self.p == 0.0:
             return input
         survival_rate = 1.0 - self.p
-        size = (input.shape[0],) + (1,) * (input.ndim - 1) if self.mode == "row" else (1,) * input.ndim
+        size = (1,) * input.ndim
+        if self.mode == "row":
+            size = (input.shape[0],) + size[1:]
         noise = jax.random.bernoulli(self.next_key(), survival_rate, size).astype(input.dtype)
         if survival_rate > 0.0:
             noise = noise / jnp.asarray(survival_rate, input.dtype)

@@ -60,13 +60,23 @@ class CNBlockConfig:
 
 
 class ConvNeXt(nn.Module):
-    def __init__(self, block_setting, stochastic_depth_prob=0.0, layer_scale=1e-6,
-                 num_classes=1000):
+    def __init__(
+        self, block_setting, stochastic_depth_prob=0.0, layer_scale=1e-6, num_classes=1000
+    ):
         super().__init__()
         norm_layer = partial(LayerNorm2d, eps=1e-6)
-        layers = [Conv2dNormActivation(3, block_setting[0].input_channels, kernel_size=4,
-                                       stride=4, padding=0, norm_layer=norm_layer,
-                                       activation_layer=None, bias=True)]
+        layers = [
+            Conv2dNormActivation(
+                3,
+                block_setting[0].input_channels,
+                kernel_size=4,
+                stride=4,
+                padding=0,
+                norm_layer=norm_layer,
+                activation_layer=None,
+                bias=True,
+            )
+        ]
         total_stage_blocks = sum(cnf.num_layers for cnf in block_setting)
         stage_block_id = 0
         for cnf in block_setting:
@@ -77,15 +87,19 @@ class ConvNeXt(nn.Module):
                 stage_block_id += 1
             layers.append(nn.Sequential(*stage))
             if cnf.out_channels is not None:
-                layers.append(nn.Sequential(
-                    norm_layer(cnf.input_channels),
-                    nn.Conv2d(cnf.input_channels, cnf.out_channels, kernel_size=2, stride=2)))
+                layers.append(
+                    nn.Sequential(
+                        norm_layer(cnf.input_channels),
+                        nn.Conv2d(cnf.input_channels, cnf.out_channels, kernel_size=2, stride=2),
+                    )
+                )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         last = block_setting[-1]
         last_out = last.out_channels if last.out_channels is not None else last.input_channels
-        self.classifier = nn.Sequential(norm_layer(last_out), nn.Flatten(1),
-                                        nn.Linear(last_out, num_classes))
+        self.classifier = nn.Sequential(
+            norm_layer(last_out), nn.Flatten(1), nn.Linear(last_out, num_classes)
+        )
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -98,6 +112,10 @@ class ConvNeXt(nn.Module):
 
 def convnext_tiny(num_classes: int = 1000) -> ConvNeXt:
     """torchvision's ``convnext_tiny(num_classes=...)`` architecture."""
-    setting = [CNBlockConfig(96, 192, 3), CNBlockConfig(192, 384, 3),
-               CNBlockConfig(384, 768, 9), CNBlockConfig(768, None, 3)]
+    setting = [
+        CNBlockConfig(96, 192, 3),
+        CNBlockConfig(192, 384, 3),
+        CNBlockConfig(384, 768, 9),
+        CNBlockConfig(768, None, 3),
+    ]
     return ConvNeXt(setting, stochastic_depth_prob=0.1, num_classes=num_classes)

@@ -12,8 +12,17 @@ from ._ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth, make
 
 
 class MBConvConfig:
-    def __init__(self, expand_ratio, kernel, stride, input_channels, out_channels, num_layers,
-                 width_mult=1.0, depth_mult=1.0):
+    def __init__(
+        self,
+        expand_ratio,
+        kernel,
+        stride,
+        input_channels,
+        out_channels,
+        num_layers,
+        width_mult=1.0,
+        depth_mult=1.0,
+    ):
         self.expand_ratio = expand_ratio
         self.kernel = kernel
         self.stride = stride
@@ -34,17 +43,39 @@ class MBConv(nn.Module):
         activation_layer = nn.SiLU
         expanded = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
         if expanded != cnf.input_channels:
-            layers.append(Conv2dNormActivation(cnf.input_channels, expanded, kernel_size=1,
-                                               norm_layer=norm_layer,
-                                               activation_layer=activation_layer))
-        layers.append(Conv2dNormActivation(expanded, expanded, kernel_size=cnf.kernel,
-                                           stride=cnf.stride, groups=expanded,
-                                           norm_layer=norm_layer,
-                                           activation_layer=activation_layer))
+            layers.append(
+                Conv2dNormActivation(
+                    cnf.input_channels,
+                    expanded,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=activation_layer,
+                )
+            )
+        layers.append(
+            Conv2dNormActivation(
+                expanded,
+                expanded,
+                kernel_size=cnf.kernel,
+                stride=cnf.stride,
+                groups=expanded,
+                norm_layer=norm_layer,
+                activation_layer=activation_layer,
+            )
+        )
         squeeze_channels = max(1, cnf.input_channels // 4)
-        layers.append(se_layer(expanded, squeeze_channels, activation=partial(nn.SiLU, inplace=True)))
-        layers.append(Conv2dNormActivation(expanded, cnf.out_channels, kernel_size=1,
-                                           norm_layer=norm_layer, activation_layer=None))
+        layers.append(
+            se_layer(expanded, squeeze_channels, activation=partial(nn.SiLU, inplace=True))
+        )
+        layers.append(
+            Conv2dNormActivation(
+                expanded,
+                cnf.out_channels,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=None,
+            )
+        )
         self.block = nn.Sequential(*layers)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
         self.out_channels = cnf.out_channels
@@ -58,13 +89,17 @@ class MBConv(nn.Module):
 
 
 class EfficientNet(nn.Module):
-    def __init__(self, inverted_residual_setting, dropout, stochastic_depth_prob=0.2,
-                 num_classes=1000):
+    def __init__(
+        self, inverted_residual_setting, dropout, stochastic_depth_prob=0.2, num_classes=1000
+    ):
         super().__init__()
         norm_layer = nn.BatchNorm2d
         first = inverted_residual_setting[0].input_channels
-        layers = [Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
-                                       activation_layer=nn.SiLU)]
+        layers = [
+            Conv2dNormActivation(
+                3, first, kernel_size=3, stride=2, norm_layer=norm_layer, activation_layer=nn.SiLU
+            )
+        ]
         total_stage_blocks = sum(cnf.num_layers for cnf in inverted_residual_setting)
         stage_block_id = 0
         for cnf in inverted_residual_setting:
@@ -80,12 +115,20 @@ class EfficientNet(nn.Module):
             layers.append(nn.Sequential(*stage))
         lastconv_in = inverted_residual_setting[-1].out_channels
         lastconv_out = 4 * lastconv_in
-        layers.append(Conv2dNormActivation(lastconv_in, lastconv_out, kernel_size=1,
-                                           norm_layer=norm_layer, activation_layer=nn.SiLU))
+        layers.append(
+            Conv2dNormActivation(
+                lastconv_in,
+                lastconv_out,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=nn.SiLU,
+            )
+        )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
-                                        nn.Linear(lastconv_out, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(lastconv_out, num_classes)
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -107,7 +150,13 @@ class EfficientNet(nn.Module):
 def efficientnet_b0(num_classes: int = 1000) -> EfficientNet:
     """torchvision's ``efficientnet_b0(num_classes=...)`` architecture."""
     c = MBConvConfig
-    setting = [c(1, 3, 1, 32, 16, 1), c(6, 3, 2, 16, 24, 2), c(6, 5, 2, 24, 40, 2),
-               c(6, 3, 2, 40, 80, 3), c(6, 5, 1, 80, 112, 3), c(6, 5, 2, 112, 192, 4),
-               c(6, 3, 1, 192, 320, 1)]
+    setting = [
+        c(1, 3, 1, 32, 16, 1),
+        c(6, 3, 2, 16, 24, 2),
+        c(6, 5, 2, 24, 40, 2),
+        c(6, 3, 2, 40, 80, 3),
+        c(6, 5, 1, 80, 112, 3),
+        c(6, 5, 2, 112, 192, 4),
+        c(6, 3, 1, 192, 320, 1),
+    ]
     return EfficientNet(setting, 0.2, num_classes=num_classes)

@@ -10,8 +10,18 @@ from ._ops import Conv2dNormActivation, SqueezeExcitation, make_divisible
 
 
 class InvertedResidualConfig:
-    def __init__(self, input_channels, kernel, expanded_channels, out_channels, use_se,
-                 activation, stride, dilation, width_mult):
+    def __init__(
+        self,
+        input_channels,
+        kernel,
+        expanded_channels,
+        out_channels,
+        use_se,
+        activation,
+        stride,
+        dilation,
+        width_mult,
+    ):
         self.input_channels = self.adjust_channels(input_channels, width_mult)
         self.kernel = kernel
         self.expanded_channels = self.adjust_channels(expanded_channels, width_mult)
@@ -27,28 +37,48 @@ class InvertedResidualConfig:
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cnf, norm_layer,
-                 se_layer=partial(SqueezeExcitation, scale_activation=nn.Hardsigmoid)):
+    def __init__(self, cnf, norm_layer, se_layer=None):
         super().__init__()
+        if se_layer is None:
+            se_layer = partial(SqueezeExcitation, scale_activation=nn.Hardsigmoid)
         self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
         layers = []
         activation_layer = nn.Hardswish if cnf.use_hs else nn.ReLU
         if cnf.expanded_channels != cnf.input_channels:  # expand
-            layers.append(Conv2dNormActivation(cnf.input_channels, cnf.expanded_channels,
-                                               kernel_size=1, norm_layer=norm_layer,
-                                               activation_layer=activation_layer))
+            layers.append(
+                Conv2dNormActivation(
+                    cnf.input_channels,
+                    cnf.expanded_channels,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=activation_layer,
+                )
+            )
         stride = 1 if cnf.dilation > 1 else cnf.stride  # depthwise
-        layers.append(Conv2dNormActivation(cnf.expanded_channels, cnf.expanded_channels,
-                                           kernel_size=cnf.kernel, stride=stride,
-                                           dilation=cnf.dilation, groups=cnf.expanded_channels,
-                                           norm_layer=norm_layer,
-                                           activation_layer=activation_layer))
+        layers.append(
+            Conv2dNormActivation(
+                cnf.expanded_channels,
+                cnf.expanded_channels,
+                kernel_size=cnf.kernel,
+                stride=stride,
+                dilation=cnf.dilation,
+                groups=cnf.expanded_channels,
+                norm_layer=norm_layer,
+                activation_layer=activation_layer,
+            )
+        )
         if cnf.use_se:
             squeeze_channels = make_divisible(cnf.expanded_channels // 4, 8)
             layers.append(se_layer(cnf.expanded_channels, squeeze_channels))
-        layers.append(Conv2dNormActivation(cnf.expanded_channels, cnf.out_channels,  # project
-                                           kernel_size=1, norm_layer=norm_layer,
-                                           activation_layer=None))
+        layers.append(
+            Conv2dNormActivation(
+                cnf.expanded_channels,
+                cnf.out_channels,  # project
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=None,
+            )
+        )
         self.block = nn.Sequential(*layers)
         self.out_channels = cnf.out_channels
 
@@ -64,19 +94,37 @@ class MobileNetV3(nn.Module):
         super().__init__()
         norm_layer = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
         first = inverted_residual_setting[0].input_channels
-        layers = [Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
-                                       activation_layer=nn.Hardswish)]
+        layers = [
+            Conv2dNormActivation(
+                3,
+                first,
+                kernel_size=3,
+                stride=2,
+                norm_layer=norm_layer,
+                activation_layer=nn.Hardswish,
+            )
+        ]
         for cnf in inverted_residual_setting:
             layers.append(InvertedResidual(cnf, norm_layer))
         lastconv_in = inverted_residual_setting[-1].out_channels
         lastconv_out = 6 * lastconv_in
-        layers.append(Conv2dNormActivation(lastconv_in, lastconv_out, kernel_size=1,
-                                           norm_layer=norm_layer, activation_layer=nn.Hardswish))
+        layers.append(
+            Conv2dNormActivation(
+                lastconv_in,
+                lastconv_out,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=nn.Hardswish,
+            )
+        )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(
-            nn.Linear(lastconv_out, last_channel), nn.Hardswish(inplace=True),
-            nn.Dropout(p=dropout, inplace=True), nn.Linear(last_channel, num_classes))
+            nn.Linear(lastconv_out, last_channel),
+            nn.Hardswish(inplace=True),
+            nn.Dropout(p=dropout, inplace=True),
+            nn.Linear(last_channel, num_classes),
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")

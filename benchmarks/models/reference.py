@@ -33,9 +33,15 @@ def torch_model(name: str, num_classes: int = 10):
         cfg = transformers.GPT2Config(n_layer=2)
         return transformers.GPT2LMHeadModel(cfg)
     if name == "llama":
-        cfg = transformers.LlamaConfig(vocab_size=32000, hidden_size=768, num_hidden_layers=2,
-                                       num_attention_heads=12, num_key_value_heads=4,
-                                       intermediate_size=2048, rms_norm_eps=1e-6,
-                                       tie_word_embeddings=False)
+        cfg = transformers.LlamaConfig(
+            vocab_size=32000,
+            hidden_size=768,
+            num_hidden_layers=2,
+            num_attention_heads=12,
+            num_key_value_heads=4,
+            intermediate_size=2048,
+            rms_norm_eps=1e-6,
+            tie_word_embeddings=False,
+        )
         return transformers.LlamaForCausalLM(cfg)
     raise ValueError(f"unknown model {name!r}")

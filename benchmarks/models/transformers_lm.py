@@ -37,8 +37,9 @@ class GPT2Attention(nn.Module):
     def forward(self, x):
         q, k, v = (_heads(t, self.n_head) for t in jnp.split(self.c_attn(x), 3, axis=-1))
         p = self.pdrop if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True,
-                                           rng=self.next_key() if p else None)
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=p, is_causal=True, rng=self.next_key() if p else None
+        )
         return self.resid_dropout(self.c_proj(_merge(y)))
 
 
@@ -48,8 +49,12 @@ class GPT2Block(nn.Module):
         self.ln_1 = nn.LayerNorm(n_embd, eps=1e-5)
         self.attn = GPT2Attention(n_embd, n_head, pdrop)
         self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
-        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(approximate="tanh"),
-                                 nn.Linear(4 * n_embd, n_embd), nn.Dropout(pdrop))
+        self.mlp = nn.Sequential(
+            nn.Linear(n_embd, 4 * n_embd),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(4 * n_embd, n_embd),
+            nn.Dropout(pdrop),
+        )
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))
@@ -57,8 +62,16 @@ class GPT2Block(nn.Module):
 
 
 class GPT2LMHeadModel(nn.Module):
-    def __init__(self, vocab=50257, n_positions=1024, n_embd=768, n_layer=2, n_head=12,
-                 pdrop=0.1, initializer_range=0.02):
+    def __init__(
+        self,
+        vocab=50257,
+        n_positions=1024,
+        n_embd=768,
+        n_layer=2,
+        n_head=12,
+        pdrop=0.1,
+        initializer_range=0.02,
+    ):
         super().__init__()
         self.wte = nn.Embedding(vocab, n_embd)
         self.wpe = nn.Embedding(n_positions, n_embd)
@@ -101,8 +114,9 @@ class LlamaAttention(nn.Module):
         v = _heads(self.v_proj(x), self.n_kv_head)
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           enable_gqa=self.n_kv_head != self.n_head)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, enable_gqa=self.n_kv_head != self.n_head
+        )
         return self.o_proj(_merge(y))
 
 
@@ -132,13 +146,27 @@ class LlamaDecoderLayer(nn.Module):
 
 
 class LlamaForCausalLM(nn.Module):
-    def __init__(self, vocab=32000, hidden=768, n_layer=2, n_head=12, n_kv_head=4,
-                 intermediate=2048, eps=1e-6, rope_theta=10000.0, initializer_range=0.02):
+    def __init__(
+        self,
+        vocab=32000,
+        hidden=768,
+        n_layer=2,
+        n_head=12,
+        n_kv_head=4,
+        intermediate=2048,
+        eps=1e-6,
+        rope_theta=10000.0,
+        initializer_range=0.02,
+    ):
         super().__init__()
         self.head_dim, self.rope_theta = hidden // n_head, rope_theta
         self.embed_tokens = nn.Embedding(vocab, hidden)
-        self.layers = nn.ModuleList([LlamaDecoderLayer(hidden, n_head, n_kv_head, intermediate,
-                                                       eps) for _ in range(n_layer)])
+        self.layers = nn.ModuleList(
+            [
+                LlamaDecoderLayer(hidden, n_head, n_kv_head, intermediate, eps)
+                for _ in range(n_layer)
+            ]
+        )
         self.norm = nn.RMSNorm(hidden, eps=eps)
         self.lm_head = nn.Linear(hidden, vocab, bias=False)
         for m in self.modules():
