@@ -125,6 +125,15 @@ class _Declaration(_TensorMethods):
     def ndim(self) -> int:
         return len(self.shape)
 
+    def dim(self) -> int:
+        """Number of dimensions, as torch's ``Tensor.dim()`` (nanoGPT's ``p.dim() >= 2``)."""
+        return len(self.shape)
+
+    @property
+    def requires_grad(self) -> bool:
+        """torch's ``requires_grad``: True for a :class:`Parameter`, False for a buffer."""
+        return isinstance(self, Parameter)
+
     @property
     def size(self) -> int:
         return math.prod(self.shape)
