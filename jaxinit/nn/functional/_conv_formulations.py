@@ -13,9 +13,6 @@ or weight gradient) is derived by ``jax.linear_transpose`` of the same formulati
 * ``im2col_t``: the same product transposed, ``W^T @ patches^T`` -> ``(O, M)``, which XLA's
   CPU dot runs faster when ``M`` is small and the contraction is long;
 * ``slices``: no patch matrix; the sum over kernel offsets of ``slice_k @ W_k``;
-* ``taps``: ``slices`` without the padding: for each kernel offset only the outputs whose tap
-  reads the input itself, one matmul each, padded into place and summed. For a 3x3 kernel on
-  a 2x2 input (ResNet's last stage at 64x64) that is 16 of ``slices``' 36 row blocks;
 * ``depthwise`` (one input channel per group only, :func:`is_depthwise`): no matmul; the
   channels-last input cut at every kernel offset, each slice times its tap of the weight,
   summed (XLA fuses the sum into one loop over the output, vectorised over channels);
@@ -255,59 +252,6 @@ def conv_toeplitz(x, w, spec: ConvSpec):
     return _finish(y, x.dtype)
 
 
-def _tap_window(spec: ConvSpec, idx) -> tuple[list[int], list[int], list[int]] | None:
-    """For kernel offset ``idx``: the first output position, the output count and the first
-    input position, per spatial axis, of the outputs whose tap reads the input itself (not
-    its padding); None when no output does."""
-    first_out, count, first_in = [], [], []
-    for size, k, d, s, (lo, _), o in zip(
-        spec.lhs_shape[2:], idx, spec.rhs_dilation, spec.strides, spec.padding, spec.out_spatial
-    ):
-        off = k * d - lo  # input position read by output 0
-        a = max(0, -(off // s))  # first o with o * s + off >= 0
-        b = min(o - 1, (size - 1 - off) // s)  # last o with o * s + off <= size - 1
-        if b < a:
-            return None
-        first_out.append(a)
-        count.append(b - a + 1)
-        first_in.append(a * s + off)
-    return first_out, count, first_in
-
-
-def conv_taps(x, w, spec: ConvSpec):
-    if any(d > 1 for d in spec.lhs_dilation):
-        return conv_slices(x, w, spec)
-    g, n, o = spec.groups, spec.lhs_shape[0], spec.rhs_shape[0]
-    wg = _weight_groups(w, spec)  # (G, Og, Kk, Cg)
-    xl = jnp.moveaxis(x, 1, -1)  # (N, *S, C)
-    acc = None
-    for k, idx in enumerate(itertools.product(*(range(kk) for kk in spec.rhs_shape[2:]))):
-        window = _tap_window(spec, idx)
-        if window is None:
-            continue
-        first_out, count, first_in = window
-        limit = [a + (c - 1) * st + 1 for a, c, st in zip(first_in, count, spec.strides)]
-        sl = lax.slice(xl, [0, *first_in, 0], [n, *limit, xl.shape[-1]], (1, *spec.strides, 1))
-        m = math.prod(sl.shape[:-1])
-        t = lax.dot_general(
-            sl.reshape(m, g, -1),
-            wg[:, :, k, :],
-            (((2,), (2,)), ((1,), (0,))),
-            preferred_element_type=_acc_type(x.dtype),
-        )  # (G, M_k, Og)
-        t = t.transpose(1, 0, 2).reshape(n, *count, o)
-        cfg = (
-            [(0, 0, 0)]
-            + [(a, so - a - c, 0) for a, c, so in zip(first_out, count, spec.out_spatial)]
-            + [(0, 0, 0)]
-        )
-        t = lax.pad(t, jnp.zeros((), t.dtype), cfg)
-        acc = t if acc is None else acc + t
-    if acc is None:  # every tap reads padding only
-        acc = jnp.zeros((n, *spec.out_spatial, o), _acc_type(x.dtype) or x.dtype)
-    return _finish(jnp.moveaxis(acc, -1, 1), x.dtype)
-
-
 def is_depthwise(spec: ConvSpec) -> bool:
     """One input channel per group (``groups == C``): each output channel reads one input
     channel, the domain of :func:`conv_depthwise` and :func:`conv_depthwise_cf`."""
@@ -357,7 +301,6 @@ FORMULATIONS: dict[str, Callable] = {
     "im2col_t": conv_im2col_t,
     "slices": conv_slices,
     "toeplitz": conv_toeplitz,
-    "taps": conv_taps,
     "depthwise": conv_depthwise,
     "depthwise_cf": conv_depthwise_cf,
 }

@@ -9,8 +9,8 @@ same convolution written as patches + matmul (im2col) runs at matmul speed.
 
 **What.** On the CPU backend, the forward, the input gradient and the weight gradient each use
 the formulation that :func:`choose_plan` names for the shape (``lax``, ``im2col``,
-``im2col_t``, ``slices``, ``toeplitz``; see :mod:`._conv_formulations`); the gradients are the
-exact transposes of their formulation: a ``jax.custom_jvp`` whose tangent computes
+``im2col_t``, ``slices``, ``toeplitz``, ``depthwise``; see :mod:`._conv_formulations`); the
+gradients are the exact transposes of their formulation: a ``jax.custom_jvp`` whose tangent computes
 ``dx * w`` and ``x * dw`` each in its part's formulation, which reverse mode transposes (and
 forward mode, ``jax.jvp`` or ``jax.hessian``, runs as it is). Every formulation
 agrees with lax within float32 rounding for finite inputs (the sums run in another order;
