@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec
+from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec, is_depthwise
 from jaxinit.nn.functional._conv_impl import choose_plan
 
 # (name, input shape, out channels, kernel, stride, padding, lhs_dilation, groups, count)
@@ -58,6 +58,39 @@ SHAPES = {
     "lenet": [
         ("c1 3-6 5x5 @32", (64, 3, 32, 32), 6, 5, 1, 0, 1, 1, 1),
         ("c2 6-16 5x5 @14", (64, 6, 14, 14), 16, 5, 1, 0, 1, 1, 1),
+    ],
+    # Depthwise convs (groups == channels) of MobileNetV3-small, EfficientNet-B0 and
+    # ConvNeXt-tiny at batch 8, 64x64 (one of each distinct shape).
+    "mobilenet": [
+        ("dw 16 3x3/2 @32", (8, 16, 32, 32), 16, 3, 2, 1, 1, 16, 1),
+        ("dw 72 3x3/2 @16", (8, 72, 16, 16), 72, 3, 2, 1, 1, 72, 1),
+        ("dw 88 3x3 @8", (8, 88, 8, 8), 88, 3, 1, 1, 1, 88, 1),
+        ("dw 96 5x5/2 @8", (8, 96, 8, 8), 96, 5, 2, 2, 1, 96, 1),
+        ("dw 240 5x5 @4", (8, 240, 4, 4), 240, 5, 1, 2, 1, 240, 2),
+        ("dw 120 5x5 @4", (8, 120, 4, 4), 120, 5, 1, 2, 1, 120, 1),
+        ("dw 144 5x5 @4", (8, 144, 4, 4), 144, 5, 1, 2, 1, 144, 1),
+        ("dw 288 5x5/2 @4", (8, 288, 4, 4), 288, 5, 2, 2, 1, 288, 1),
+        ("dw 576 5x5 @2", (8, 576, 2, 2), 576, 5, 1, 2, 1, 576, 2),
+    ],
+    "efficientnet": [
+        ("dw 32 3x3 @32", (8, 32, 32, 32), 32, 3, 1, 1, 1, 32, 1),
+        ("dw 96 3x3/2 @32", (8, 96, 32, 32), 96, 3, 2, 1, 1, 96, 1),
+        ("dw 144 3x3 @16", (8, 144, 16, 16), 144, 3, 1, 1, 1, 144, 1),
+        ("dw 144 5x5/2 @16", (8, 144, 16, 16), 144, 5, 2, 2, 1, 144, 1),
+        ("dw 240 5x5 @8", (8, 240, 8, 8), 240, 5, 1, 2, 1, 240, 1),
+        ("dw 240 3x3/2 @8", (8, 240, 8, 8), 240, 3, 2, 1, 1, 240, 1),
+        ("dw 480 3x3 @4", (8, 480, 4, 4), 480, 3, 1, 1, 1, 480, 2),
+        ("dw 480 5x5 @4", (8, 480, 4, 4), 480, 5, 1, 2, 1, 480, 1),
+        ("dw 672 5x5 @4", (8, 672, 4, 4), 672, 5, 1, 2, 1, 672, 2),
+        ("dw 672 5x5/2 @4", (8, 672, 4, 4), 672, 5, 2, 2, 1, 672, 1),
+        ("dw 1152 5x5 @2", (8, 1152, 2, 2), 1152, 5, 1, 2, 1, 1152, 3),
+        ("dw 1152 3x3 @2", (8, 1152, 2, 2), 1152, 3, 1, 1, 1, 1152, 1),
+    ],
+    "convnext": [
+        ("dw 96 7x7 @16", (8, 96, 16, 16), 96, 7, 1, 3, 1, 96, 3),
+        ("dw 192 7x7 @8", (8, 192, 8, 8), 192, 7, 1, 3, 1, 192, 3),
+        ("dw 384 7x7 @4", (8, 384, 4, 4), 384, 7, 1, 3, 1, 384, 9),
+        ("dw 768 7x7 @2", (8, 768, 2, 2), 768, 7, 1, 3, 1, 768, 3),
     ],
     # Few output channels, where im2col's matmul is thin (the toeplitz formulation's domain).
     "few": [
@@ -100,6 +133,8 @@ def parts(spec):
     """{(part, formulation): jitted fn(x, w, dy)}."""
     out = {}
     for f in FORMULATIONS:
+        if f.startswith("depthwise") and not is_depthwise(spec):
+            continue
         out["fwd", f] = jax.jit(lambda x, w, dy, f=f: FORMULATIONS[f](x, w, spec))
         out["dx", f] = jax.jit(lambda x, w, dy, f=f: _transpose_x(f, x, w, dy, spec))
         out["dw", f] = jax.jit(lambda x, w, dy, f=f: _transpose_w(f, x, w, dy, spec))
@@ -135,17 +170,22 @@ def main() -> None:
             t = time_all(parts(spec), (x, w, dy), args.repeats)
             plan = choose_plan(spec, x.dtype)
             for part, pick in zip(("fwd", "dx", "dw"), plan):
-                row = {f: t[part, f] for f in names}
+                row = {f: t[part, f] for f in names if (part, f) in t}
                 best = min(row, key=row.get)
                 tot_lax += count * row["lax"]
                 tot_pick += count * row[pick]
                 tot_best += count * row[best]
-                cells = " | ".join(f"{row[f]:.2f}" for f in names)
-                print(f"| {name} x{count} | {part} | {cells} | {best} | {pick} | "
-                      f"{row[pick] / row['lax']:.2f} |", flush=True)
-        print(f"\n{model} total (fwd+dx+dw, weighted by count): lax {tot_lax:.1f} ms, "
-              f"rule {tot_pick:.1f} ms ({tot_pick / tot_lax:.2f}x), best {tot_best:.1f} ms "
-              f"(load average now {os.getloadavg()[0]:.2f})")
+                cells = " | ".join(f"{row[f]:.2f}" if f in row else "-" for f in names)
+                print(
+                    f"| {name} x{count} | {part} | {cells} | {best} | {pick} | "
+                    f"{row[pick] / row['lax']:.2f} |",
+                    flush=True,
+                )
+        print(
+            f"\n{model} total (fwd+dx+dw, weighted by count): lax {tot_lax:.1f} ms, "
+            f"rule {tot_pick:.1f} ms ({tot_pick / tot_lax:.2f}x), best {tot_best:.1f} ms "
+            f"(load average now {os.getloadavg()[0]:.2f})"
+        )
 
 
 if __name__ == "__main__":

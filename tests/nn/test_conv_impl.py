@@ -8,7 +8,12 @@ import pytest
 from jax import lax
 
 from jaxinit.nn.functional import _conv_impl as ci
-from jaxinit.nn.functional._conv_formulations import FORMULATIONS, ConvSpec, tile_width
+from jaxinit.nn.functional._conv_formulations import (
+    FORMULATIONS,
+    ConvSpec,
+    is_depthwise,
+    tile_width,
+)
 
 # (input shape, weight shape, strides, padding, lhs_dilation, rhs_dilation, groups): a covering
 # sweep, several features per case so that each case costs one compile.
@@ -18,12 +23,22 @@ CASES = [
     ((2, 3, 4, 4), (5, 3, 2, 2), (1, 1), ((1, 1), (1, 1)), (2, 2), (1, 1), 1),  # transposed
     ((2, 4, 6, 6), (8, 4, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),  # 1x1 strided
     ((2, 3, 9), (4, 3, 3), (2,), ((2, 1),), (2,), (2,), 1),  # 1d, everything at once
-    ((1, 4, 3, 4, 5), (4, 2, 2, 2, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 1),
-     (1, 1, 1), 2),  # 3d grouped
+    (
+        (1, 4, 3, 4, 5),
+        (4, 2, 2, 2, 2),
+        (1, 2, 1),
+        ((1, 0), (0, 1), (1, 1)),
+        (1, 1, 1),
+        (1, 1, 1),
+        2,
+    ),  # 3d grouped
     ((2, 2, 6, 6), (3, 2, 3, 3), (1, 1), ((-1, 1), (1, -1)), (1, 1), (1, 1), 1),  # cropping
     ((2, 8, 2, 2), (8, 8, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),  # tiny spatial
     # Few output channels, 5x5: the rule's toeplitz plan, 4 tiles of 4 columns, the last cut.
     ((2, 3, 12, 14), (6, 3, 5, 5), (1, 1), ((1, 0), (2, 1)), (1, 1), (1, 1), 1),
+    # Depthwise with a channel multiplier, stride, dilation and uneven padding; and in 1d.
+    ((2, 4, 9, 8), (8, 1, 3, 2), (2, 1), ((2, 1), (0, 1)), (1, 1), (2, 1), 4),
+    ((2, 3, 10), (3, 1, 5), (2,), ((2, 2),), (1,), (1,), 3),
 ]
 TOL = {jnp.float32: 2e-5, jnp.bfloat16: 5e-2}
 
@@ -43,7 +58,15 @@ def _value_and_grads(fn, x, w, ct):
     return (y, *vjp(ct))
 
 
-SWEEP = [(c, jnp.float32) for c in CASES] + [(CASES[i], jnp.bfloat16) for i in (0, 2)]
+SWEEP = [(c, jnp.float32) for c in CASES] + [(CASES[i], jnp.bfloat16) for i in (0, 2, 9)]
+
+
+def _applicable(spec):
+    return [
+        f
+        for f in FORMULATIONS
+        if f != "lax" and (is_depthwise(spec) or not f.startswith("depthwise"))
+    ]
 
 
 @pytest.mark.parametrize(("case", "dtype"), SWEEP, ids=[f"{i}" for i in range(len(SWEEP))])
@@ -51,19 +74,23 @@ def test_every_formulation_matches_lax(case, dtype):
     x, w, ct, spec = _data(case, dtype)
 
     def all_formulations(a, b, c):  # one compile per case: lax and every formulation
-        out = {"lax": _value_and_grads(
-            lambda u, v: lax.conv_general_dilated(u, v, **spec.lax_kwargs()), a, b, c)}
-        for name in FORMULATIONS:
-            if name != "lax":
-                plan = ci.Plan(name, name, name)
-                out[name] = _value_and_grads(
-                    lambda u, v, plan=plan: ci.conv_with_plan(u, v, spec, plan), a, b, c)
+        out = {
+            "lax": _value_and_grads(
+                lambda u, v: lax.conv_general_dilated(u, v, **spec.lax_kwargs()), a, b, c
+            )
+        }
+        for name in _applicable(spec):
+            plan = ci.Plan(name, name, name)
+            out[name] = _value_and_grads(
+                lambda u, v, plan=plan: ci.conv_with_plan(u, v, spec, plan), a, b, c
+            )
         return out
 
     got = jax.jit(all_formulations)(x, w, ct)
     ref = got.pop("lax")
     assert ref[0].shape == (x.shape[0], w.shape[0], *spec.out_spatial)
-    assert sorted(got) == sorted(set(FORMULATIONS) - {"lax"})
+    assert sorted(got) == sorted(_applicable(spec))
+    assert is_depthwise(spec) == ("depthwise" in got)
     for name, values in got.items():
         for r, g, what in zip(ref, values, ("output", "d_input", "d_weight")):
             assert g.dtype == r.dtype and g.shape == r.shape, (name, what)
@@ -79,11 +106,16 @@ def _entry(x, w, case):
     return ci.conv_general_dilated(x, w, s, p, ld, rd, ("NC" + sp, "OI" + sp, "NC" + sp), g)
 
 
-@pytest.mark.parametrize(("case", "forced"), [
-    (CASES[3], None),  # the rule's own plan (1x1 strided: im2col_t for all three parts)
-    (CASES[8], None),  # the rule's own plan (few output channels: toeplitz, im2col, toeplitz)
-    (CASES[2], ci.Plan("im2col", "slices", "im2col_t")),  # every other formulation once
-], ids=["rule", "rule-toeplitz", "forced"])
+@pytest.mark.parametrize(
+    ("case", "forced"),
+    [
+        (CASES[3], None),  # the rule's own plan (1x1 strided: im2col_t for all three parts)
+        (CASES[8], None),  # the rule's own plan (few output channels: toeplitz, im2col, toeplitz)
+        (CASES[9], None),  # the rule's own plan (depthwise: depthwise, toeplitz, toeplitz)
+        (CASES[2], ci.Plan("im2col", "slices", "im2col_t")),  # every other formulation once
+    ],
+    ids=["rule", "rule-toeplitz", "rule-depthwise", "forced"],
+)
 def test_entry_is_deterministic_and_jit_equals_eager(case, forced, monkeypatch):
     x, w, ct, spec = _data(case, jnp.float32)
     if forced is None:
@@ -121,10 +153,12 @@ def test_forward_mode_and_hessians_run_through_the_rule(index):
     small_spec = ConvSpec.make(x[:1].shape, w1.shape, *small[2:])
     assert ci.choose_plan(small_spec, x.dtype) != ci.LAX_PLAN
 
-
     def loss(v, entry):
-        y = entry(x[:1], v) if entry else lax.conv_general_dilated(
-            x[:1], v, **small_spec.lax_kwargs())
+        y = (
+            entry(x[:1], v)
+            if entry
+            else lax.conv_general_dilated(x[:1], v, **small_spec.lax_kwargs())
+        )
         return jnp.sum(jnp.tanh(y) ** 2)
 
     h = jax.jit(jax.hessian(lambda v: loss(v, lambda a, b: _entry(a, b, small))))(w1)
@@ -166,8 +200,11 @@ def test_off_switch_gives_lax_bits(monkeypatch):
     def f(a, b, c):
         return _value_and_grads(lambda u, v: _entry(u, v, case), a, b, c)
 
-    ref = jax.jit(lambda a, b, c: _value_and_grads(
-        lambda u, v: lax.conv_general_dilated(u, v, **spec.lax_kwargs()), a, b, c))(x, w, ct)
+    ref = jax.jit(
+        lambda a, b, c: _value_and_grads(
+            lambda u, v: lax.conv_general_dilated(u, v, **spec.lax_kwargs()), a, b, c
+        )
+    )(x, w, ct)
     assert ci.get_conv_backend() == "auto"
     with ci.conv_backend("lax"):
         assert ci.get_conv_backend() == "lax"
@@ -194,10 +231,20 @@ def test_off_switch_gives_lax_bits(monkeypatch):
 
 def test_unsupported_calls_are_plain_lax():
     x, w, _, spec = _data(CASES[7], jnp.float32)
-    nhwc = ci.conv_general_dilated(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), (1, 1),
-                                   "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    ref = lax.conv_general_dilated(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), (1, 1),
-                                   "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    nhwc = ci.conv_general_dilated(
+        x.transpose(0, 2, 3, 1),
+        w.transpose(2, 3, 1, 0),
+        (1, 1),
+        "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    ref = lax.conv_general_dilated(
+        x.transpose(0, 2, 3, 1),
+        w.transpose(2, 3, 1, 0),
+        (1, 1),
+        "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
     np.testing.assert_array_equal(np.asarray(nhwc), np.asarray(ref))
 
 
