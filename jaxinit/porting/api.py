@@ -87,7 +87,12 @@ def _dedupe(problems: list) -> list:
 
 
 def to_source(
-    torch_module: Any, *example_args: Any, check: bool = True, **example_kwargs: Any
+    torch_module: Any,
+    *example_args: Any,
+    check: bool = True,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    **example_kwargs: Any,
 ) -> str:
     """The torch model as one readable jaxinit module file (a string).
 
@@ -96,7 +101,7 @@ def to_source(
     ``torch.fx``, calls spelled by :mod:`jaxinit.porting.table`) and ``build()``, which
     returns the model with its hyper-parameters filled in. ``exec``-ing it and calling
     ``build()`` gives the model :func:`convert` returns. With ``check=True`` (and example
-    inputs) the port is checked as :func:`convert` checks it.
+    inputs) the port is checked as :func:`convert` checks it (``rtol``, ``atol`` likewise).
 
     Raises :class:`PortError` listing every unsupported operation, method or module type.
 
@@ -107,7 +112,8 @@ def to_source(
     """
     source = _generate(torch_module)
     if check and (example_args or example_kwargs):
-        _check(torch_module, _build(source, torch_module), example_args, example_kwargs)
+        net = _build(source, torch_module)
+        _check(torch_module, net, example_args, example_kwargs, rtol, atol)
     return source
 
 
@@ -154,13 +160,17 @@ def _positional(torch_module: Any, args: tuple, kwargs: dict) -> tuple:
     )
 
 
-def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict) -> Any:
+def _check(
+    torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, atol: float
+) -> Any:
     from jaxinit.testing import compare
 
     inputs = _positional(torch_module, args, kwargs)
     variables = load_torch_weights(net, torch_module)
     with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
-        report = compare(torch_module, net, *inputs, variables=variables, grads=True)
+        report = compare(
+            torch_module, net, *inputs, variables=variables, grads=True, rtol=rtol, atol=atol
+        )
     if not report.ok:
         raise PortError(
             "the port differs from torch on the example inputs "
@@ -171,7 +181,12 @@ def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def convert(
-    torch_module: Any, *example_args: Any, check: bool = True, **example_kwargs: Any
+    torch_module: Any,
+    *example_args: Any,
+    check: bool = True,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    **example_kwargs: Any,
 ) -> tuple[Any, Any]:
     """``net, variables = convert(torch_module, *example_args)``: the torch model as a
     native jaxinit module and its weights.
@@ -183,7 +198,11 @@ def convert(
     ``net(variables, *args, train=..., rng=...)`` is pure and jit-able, on any batch size.
     With ``check=True`` (the default) ``jaxinit.testing.compare`` runs the example inputs
     through both (outputs of every submodule, and gradients for float inputs) and a
-    difference raises :class:`PortError` with its report.
+    difference raises :class:`PortError` with its report. A value is off when
+    ``|port - torch| > atol + rtol * |torch|`` (``compare``'s elementwise rule); the defaults
+    are ``compare``'s whole-model tolerances (its own defaults suit a few layers: through a
+    deep model, and in gradients summed over a batch, float32 summation order moves values by
+    ~1e-4 of their size).
 
     Example::
 
@@ -193,7 +212,7 @@ def convert(
     source = _generate(torch_module)
     net = _build(source, torch_module)
     if check and (example_args or example_kwargs):
-        variables = _check(torch_module, net, example_args, example_kwargs)
+        variables = _check(torch_module, net, example_args, example_kwargs, rtol, atol)
     else:
         variables = load_torch_weights(net, torch_module)
     net.port_source = source

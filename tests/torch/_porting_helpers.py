@@ -44,12 +44,13 @@ def state_dicts_agree(tm, net, variables):
     assert len(jax.tree_util.tree_leaves(net.split(variables)[0])) == len(tied)
 
 
-def train_compare(tm, net, variables, *inputs, rtol=1e-4):
+def train_compare(tm, net, variables, *inputs, rtol=1e-4, atol=1e-4):
     """Training mode: outputs, running statistics after the call and gradients of
     ``mean(out**2)`` (``sum(out)``'s gradient through train-mode BatchNorm is zero up to
-    rounding, so it compares noise); rtol 1e-4 as tests/torch/test_models_torch.py's hand
-    ports (train-mode BatchNorm over small maps amplifies float32 rounding: resnet18's layer4
-    reaches 1.1e-5 relative)."""
+    rounding, so it compares noise); rtol 1e-4 as tests/torch/test_models_torch.py's hand ports.
+    Train-mode BatchNorm over the last stages' 2x2 maps (16 values per channel) amplifies
+    float32 rounding: its O(1) outputs move by up to 3e-5 (resnet50's layer4), so atol is 1e-4
+    of that scale -- what compare's earlier rule, relative to a row's largest value, allowed."""
     with relaxed():
         assert_matches_torch(
             tm,
@@ -59,6 +60,7 @@ def train_compare(tm, net, variables, *inputs, rtol=1e-4):
             train=True,
             grads=True,
             rtol=rtol,
+            atol=atol,
             loss=lambda out, xp: (out**2).mean(),
         )
 
