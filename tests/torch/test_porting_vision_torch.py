@@ -7,7 +7,8 @@ nothing), in eval mode on another batch size, keeps torch's state_dict both ways
 them take a jitted SGD step equal to torch's; the generated files run where torch cannot be
 imported. The families that are slow to compile on 2 CPU cores are built with torchvision's own
 classes at reduced depth and width (same classes and code paths as the named model:
-``resnet50`` -> ``ResNet(Bottleneck, [1, 1, 1, 1])``); the rest are torchvision's builders.
+``resnet50`` -> ``ResNet(Bottleneck, [1, 1, 1, 1])``, mobilenet_v3_small's first four blocks,
+shufflenet_v2_x0_5's stages at depth 1-2); the rest are torchvision's builders.
 """
 
 import jax
@@ -64,6 +65,18 @@ def _regnet():
     return M.RegNet(params, num_classes=10, stem_width=8)
 
 
+def _mobilenet_v3():  # mobilenet_v3_small's first four blocks: SE, ReLU and Hardswish,
+    # 3x3 and 5x5 depthwise, strided and residual (its 11 blocks take 4x as long to compile)
+    conf = M.mobilenetv3.InvertedResidualConfig
+    setting = [
+        conf(16, 3, 16, 16, True, "RE", 2, 1, 1.0),
+        conf(16, 3, 72, 24, False, "RE", 2, 1, 1.0),
+        conf(24, 3, 88, 24, False, "RE", 1, 1, 1.0),
+        conf(24, 5, 96, 40, True, "HS", 2, 1, 1.0),
+    ]
+    return M.mobilenetv3.MobileNetV3(setting, last_channel=64, num_classes=10, dropout=0.0)
+
+
 def _vgg():  # vgg11_bn's layers at 1/8 width; its 120M-parameter classifier made small
     m = M.VGG(
         M.vgg.make_layers([8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 512], batch_norm=True),
@@ -91,11 +104,7 @@ MODELS = {
         CNN_TRAIN,
         CNN_EVAL,
     ),
-    "mobilenet_v3_small": (
-        lambda: M.mobilenet_v3_small(num_classes=10, dropout=0.0),
-        CNN_TRAIN,
-        CNN_EVAL,
-    ),
+    "mobilenet_v3_small": (_mobilenet_v3, CNN_TRAIN, CNN_EVAL),
     "efficientnet_b0": (_efficientnet, CNN_TRAIN, CNN_EVAL),
     "convnext_tiny": (_convnext, CNN_TRAIN, CNN_EVAL),
     "densenet121": (
@@ -111,7 +120,7 @@ MODELS = {
         CNN_EVAL,
     ),
     "shufflenet_v2_x0_5": (
-        lambda: M.shufflenet_v2_x0_5(num_classes=10),
+        lambda: M.ShuffleNetV2([1, 2, 1], [24, 48, 96, 192, 64], num_classes=10),
         CNN_TRAIN,
         CNN_EVAL,
     ),
