@@ -229,8 +229,11 @@ class Optimizer(optax.GradientTransformationExtraArgs):
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
-        """torch's ``optimizer.param_groups`` as built (the values a scheduler changes live
-        in the optimizer state: ``scheduler.get_last_lr(opt_state)``)."""
+        """torch's ``optimizer.param_groups``: each group's ``params``, ``param_names`` and
+        options as built, with what schedulers set when they were built (``initial_lr``,
+        OneCycleLR's ``max_lr``, the epoch-0 lr), as torch shows them. The values a
+        scheduler changes while stepping live in the optimizer state
+        (``scheduler.get_last_lr(opt_state)``, ``opt_state.param_groups``)."""
         return [
             {
                 "params": [d if d is not None else n for n, d in g["params"]],
