@@ -79,8 +79,38 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def survey(root: Any) -> Survey:
-    """Walk ``root``'s module tree once: the classes to generate and their variants."""
+def survey(root: Any, example: tuple | None = None) -> Survey:
+    """Walk ``root``'s module tree once: the classes to generate and their variants.
+
+    Each ``forward`` is traced by ``torch.fx``. When one cannot be (Python control flow on
+    shapes or values, as in Hugging Face's models) and ``example = (args, kwargs)`` is given,
+    the whole tree is captured again by ``torch.export`` on those inputs
+    (:mod:`jaxinit.porting._export`).
+    """
+    out = _survey(root, None)
+    if example is not None and any(p.what.startswith(_UNTRACEABLE) for p in out.problems):
+        from . import _export
+
+        recorded = {t: _export.record_inputs(root, *example, t) for t in (True, False)}
+        out = _survey(root, recorded)
+    return out
+
+
+_UNTRACEABLE = "forward cannot be captured"
+
+
+def _capture(m: Any, path: str, training: bool, recorded: dict | None) -> tuple[Any, list]:
+    """The graph of ``m.forward`` in one mode: torch.export's when inputs were recorded for
+    ``m``, torch.fx's otherwise."""
+    if recorded is not None and id(m) in recorded[training]:
+        from . import _export
+
+        called = recorded[training]
+        return _export.capture(m, path, called[id(m)], called, training)
+    return _graph.trace(m, path, training)
+
+
+def _survey(root: Any, recorded: dict | None) -> Survey:
     out = Survey()
     taken: set[str] = set()
     seen: set[int] = set()
@@ -134,7 +164,7 @@ def survey(root: Any) -> Survey:
             continue
         graphs, probs = [], []
         for training in (True, False):
-            g, p = _graph.trace(m, path, training)
+            g, p = _capture(m, path, training, recorded)
             graphs.append(g)
             probs += p
         if probs:

@@ -12,7 +12,7 @@ import keyword
 import math
 from typing import Any
 
-from . import table
+from . import aten, table
 from ._graph import node_location
 from .errors import Problem
 
@@ -238,6 +238,8 @@ class Renderer:
                 return "None"
             return self.call(spelling, node.args, node.kwargs, node)
         fn = node.target
+        if aten.is_aten(fn):  # a graph torch.export captured (jaxinit.porting._export)
+            return aten.spell(self, node)
         if fn is operator.getitem:
             return f"{self.fmt(node.args[0], node)}[{self.index(node.args[1], node)}]"
         if fn is builtins.getattr:

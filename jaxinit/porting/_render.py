@@ -241,15 +241,15 @@ def render_class(info: ClassInfo) -> list[str]:
         for n in info.params + info.buffers + info.children:
             params.append(f"{n}=None" if n in info.optional else n)
         params.sort(key=lambda p: "=" in p)
-        out.append(
-            f"    def __init__(self, {', '.join(params)}):" if params else "    def __init__(self):"
-        )
+        names = info.params + info.buffers + info.children
+        me = "self" if "self" not in names else "self_"  # a child named self (BERT's)
+        out.append(f"    def __init__({', '.join([me] + params)}):")
         out.append("        super().__init__()")
-        for n in info.params + info.buffers + info.children:
+        for n in names:
             if n in info.optional:
-                out += [f"        if {n} is not None:", f"            self.{n} = {n}"]
+                out += [f"        if {n} is not None:", f"            {me}.{n} = {n}"]
             else:
-                out.append(f"        self.{n} = {n}")
+                out.append(f"        {me}.{n} = {n}")
         out.append("")
     variants = info.variants
     if variants:

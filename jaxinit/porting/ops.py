@@ -444,6 +444,11 @@ def cumsum(x: Array, dim: int, dtype: Any = None) -> Array:
     return jnp.cumsum(x, axis=dim, dtype=dtype)
 
 
+def diff(x: Array, n: int = 1, dim: int = -1, prepend: Any = None, append: Any = None) -> Array:
+    """``torch.diff``: ``x[i + 1] - x[i]`` along ``dim``, ``n`` times."""
+    return jnp.diff(x, n=n, axis=dim, prepend=prepend, append=append)
+
+
 # ------------------------------------------------------------------ dtypes and creation
 
 
