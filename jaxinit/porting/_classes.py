@@ -110,8 +110,32 @@ def _capture(m: Any, path: str, training: bool, recorded: dict | None) -> tuple[
     return _graph.trace(m, path, training)
 
 
+def _mode_aware(graph: Any) -> bool:
+    """Whether an exported train-mode graph reads the same in eval once its dropouts follow
+    ``self.training``: it draws random numbers only through dropout and attention dropout,
+    which :mod:`jaxinit.porting.aten` writes mode-aware. (Any other difference between the
+    modes shows in ``convert``'s check, which runs eval.)"""
+    if graph is None:
+        return False
+    from . import aten
+
+    return not any(
+        n.op == "call_function" and aten.is_aten(n.target) and aten.draws(n.target)
+        for n in graph.nodes
+    )
+
+
+def _export_fingerprint(m: Any, recorded: dict | None) -> tuple | None:
+    if recorded is None or not all(id(m) in r for r in recorded.values()):
+        return None
+    from . import _export
+
+    return _export.fingerprint(m, recorded)
+
+
 def _survey(root: Any, recorded: dict | None) -> Survey:
     out = Survey()
+    captured: dict[tuple, str] = {}  # export fingerprint -> variant name
     taken: set[str] = set()
     seen: set[int] = set()
     for path, m in root.named_modules(remove_duplicate=False):
@@ -162,8 +186,15 @@ def _survey(root: Any, recorded: dict | None) -> Survey:
         if not info.overrides_forward:
             out.variant_of[id(m)] = info.name
             continue
+        fp = _export_fingerprint(m, recorded)
+        if fp is not None and fp in captured:  # an instance like one already captured
+            out.variant_of[id(m)] = captured[fp]
+            continue
         graphs, probs = [], []
         for training in (True, False):
+            if not training and fp is not None and _mode_aware(graphs[0]):
+                graphs.append(graphs[0])  # its eval form is its train form, dropout off
+                break
             g, p = _capture(m, path, training, recorded)
             graphs.append(g)
             probs += p
@@ -183,4 +214,6 @@ def _survey(root: Any, recorded: dict | None) -> Survey:
             name = info.name if not info.variants else _unique(f"{info.name}_1", taken)
             info.variants.append(Variant(name, sig, train_body, eval_body))
             out.variant_of[id(m)] = name
+        if fp is not None:
+            captured[fp] = out.variant_of[id(m)]
     return out

@@ -70,6 +70,49 @@ def _as_if_exporting() -> Any:
         torch.compiler.is_compiling, torch.compiler.is_exporting = saved
 
 
+_INDEX_NAMES = ("layer_idx", "layer_id", "layer_index", "block_idx", "idx")
+
+
+def fingerprint(module: Any, recorded: dict) -> tuple:
+    """What decides ``module``'s exported graphs: its class, the structure of its recorded
+    inputs in both modes (shapes, dtypes, non-tensor values), and for every module under it
+    the class, the parameter and buffer shapes and the plain attributes. Instances with equal
+    fingerprints (a model's repeated blocks) are exported once. Attributes that only number
+    a layer (``layer_idx``: Hugging Face reads it for the KV cache) are left out; anything
+    else differing makes a separate export, and ``convert``'s check compares every instance.
+    """
+    parts: list = [_structure(recorded[t][id(module)]) for t in sorted(recorded)]
+    for name, m in module.named_modules():
+        attrs = tuple(
+            (k, v)
+            for k, v in sorted(vars(m).items())
+            if not k.startswith("_") and k not in _INDEX_NAMES and _plain_value(v)
+        )
+        tensors = tuple(
+            (k, tuple(t.shape), str(t.dtype))
+            for k, t in list(m._parameters.items()) + list(m._buffers.items())
+            if t is not None
+        )
+        parts.append((name, type(m), attrs, tensors))
+    return tuple(parts)
+
+
+def _plain_value(v: Any) -> bool:
+    if isinstance(v, (tuple, list)):
+        return all(_plain_value(x) for x in v)
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def _structure(x: Any) -> Any:
+    if type(x).__name__ in ("Tensor", "Parameter"):
+        return ("tensor", tuple(x.shape), str(x.dtype))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, tuple(_structure(v) for v in x))
+    if isinstance(x, dict):
+        return ("dict", tuple((k, _structure(v)) for k, v in x.items()))
+    return ("value", repr(x) if _plain_value(x) else type(x).__name__)
+
+
 def _callees(module: Any, called: dict[int, tuple]) -> list[str]:
     """The paths (under ``module``) of the modules its ``forward`` calls: its children, and
     the elements of ModuleList / ModuleDict children (which are indexed, not called)."""
@@ -212,15 +255,23 @@ def capture(
                 f"forward cannot be captured by torch.export ({type(e).__name__}: {msg})",
             )
         ]
-    _name_inputs(module, graph, in_spec)
-    _resolve_pytrees(graph, out_spec)
+    import torch.utils._pytree as pytree
+
+    replaced = _name_inputs(module, graph, in_spec)
+    flat = pytree.tree_leaves(inputs)
+    inputs_of = {replaced[leaf]: t for t, leaf in zip(flat, replaced) if replaced[leaf]}
+    try:
+        _resolve_pytrees(graph, out_spec, module, called, inputs_of)
+    except _Unmatched as e:
+        return None, [Problem(path, type(module).__name__, str(e))]
     graph.eliminate_dead_code()
     return graph, []
 
 
-def _name_inputs(module: Any, graph: Any, in_spec: Any) -> None:
+def _name_inputs(module: Any, graph: Any, in_spec: Any) -> dict:
     """Placeholders become torch's ``forward`` parameters, in order, with their defaults;
-    an input that is a tuple or dict of tensors is one parameter, its leaves read by index."""
+    an input that is a tuple or dict of tensors is one parameter, its leaves read by index.
+    Returns ``{old placeholder: the node that now stands for it, or None}`` (input order)."""
     import torch.utils._pytree as pytree
 
     leaves = [n for n in graph.nodes if n.op == "placeholder"]
@@ -241,35 +292,38 @@ def _name_inputs(module: Any, graph: Any, in_spec: Any) -> None:
                 if default is not inspect.Parameter.empty:
                     ph.args = (default if _plain(default) else None,)
             params.append((p, ph))
+    replaced: dict = dict.fromkeys(leaves)
     for p, ph in params:
         if p.name not in bound:
             continue
         value = bound[p.name]
         if p.kind is p.VAR_KEYWORD:
             for k, v in value.items():
-                _bind(graph, v, ph, (k,))
+                _bind(graph, v, ph, (k,), replaced)
         elif p.kind is p.VAR_POSITIONAL:
             for i, v in enumerate(value):
-                _bind(graph, v, ph, (i,))
+                _bind(graph, v, ph, (i,), replaced)
         else:
-            _bind(graph, value, ph, ())
+            _bind(graph, value, ph, (), replaced)
     for leaf in leaves:
         if leaf.users:
             raise RuntimeError(f"input {leaf.name} was not bound to a parameter")
         graph.erase_node(leaf)
     for _p, ph in params:
         ph.name = ph.target.lstrip("*")  # keeps torch's parameter name (fx may suffix it)
+    return replaced
 
 
 def _plain(v: Any) -> bool:
     return v is None or isinstance(v, (bool, int, float, str))
 
 
-def _bind(graph: Any, value: Any, base: Any, keys: tuple) -> None:
+def _bind(graph: Any, value: Any, base: Any, keys: tuple, replaced: dict) -> None:
     """Uses of the placeholder leaves inside ``value`` read ``base[k0][k1]...`` instead."""
     if hasattr(value, "op"):
         if not keys:
             value.replace_all_uses_with(base)
+            replaced[value] = base
             return
         if not value.users:
             return
@@ -278,13 +332,14 @@ def _bind(graph: Any, value: Any, base: Any, keys: tuple) -> None:
             for k in keys:
                 node = graph.call_function(operator.getitem, (node, k))
         value.replace_all_uses_with(node)
+        replaced[value] = node
         return
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _bind(graph, v, base, keys + (i,))
+            _bind(graph, v, base, keys + (i,), replaced)
     elif isinstance(value, dict):
         for k, v in value.items():
-            _bind(graph, v, base, keys + (k,))
+            _bind(graph, v, base, keys + (k,), replaced)
 
 
 def _keys(spec: Any) -> list[tuple]:
@@ -313,13 +368,19 @@ def _as_plain(obj: Any) -> Any:
     return obj
 
 
-def _resolve_pytrees(graph: Any, out_spec: Any) -> None:
+def _resolve_pytrees(
+    graph: Any, out_spec: Any, module: Any, called: dict, inputs_of: dict
+) -> None:
     """Remove ``tree_unflatten`` / ``tree_flatten_spec`` around child calls: their arguments
     become the values themselves, and a leaf of a child's output becomes ``out[k]``.
 
     A child call also receives the parent's inputs it reads sizes from (unflatten hoists
     them in front of its arguments); the child's own ``forward`` reads its sizes from its own
-    inputs, so they are dropped."""
+    inputs, so they are dropped. A child argument the parent's graph does not compute (an
+    input of the parent passed on, or a tensor the child reads only the shape of, as BART's
+    positional embedding) shows as None: it becomes the hoisted input that was that tensor in
+    the recording run, else the one of its shape (and dtype, if several)
+    (``inputs_of``: ``node -> the tensor it was``)."""
     import torch.fx._pytree as fx_pytree
     import torch.utils._pytree as pytree
 
@@ -331,8 +392,13 @@ def _resolve_pytrees(graph: Any, out_spec: Any) -> None:
             flat = list(flat) if isinstance(flat, (list, tuple)) else [flat]
             node.args = (_as_plain(pytree.tree_unflatten(flat, out_spec)),)
         elif node.op == "call_module":
-            node.args = _resolve(tuple(a for a in node.args if a in static), static)
-            node.kwargs = _resolve(node.kwargs, static)
+            args = _resolve(tuple(a for a in node.args if a in static), static)
+            kwargs = _resolve(node.kwargs, static)
+            rec = called.get(id(module.get_submodule(node.target)))
+            if rec is not None:
+                hoisted = {n: inputs_of[n] for n in node.args if n in inputs_of}
+                args, kwargs = _fill(args, rec[0], hoisted), _fill(kwargs, rec[1], hoisted)
+            node.args, node.kwargs = tuple(args), dict(kwargs)
         elif node.op != "call_function":
             continue
         elif node.target is pytree.tree_unflatten:
@@ -361,6 +427,31 @@ def _resolve_pytrees(graph: Any, out_spec: Any) -> None:
     for node in reversed(list(graph.nodes)):
         if (node in static or _spec(node)) and not node.users:
             graph.erase_node(node)
+
+
+class _Unmatched(Exception):
+    pass
+
+
+def _fill(value: Any, recorded: Any, hoisted: dict) -> Any:
+    """``value`` with each None that was a tensor in the recorded call replaced by the
+    hoisted parent input it was."""
+    if value is None and type(recorded).__name__ in ("Tensor", "Parameter"):
+        shaped = [n for n, t in hoisted.items() if getattr(t, "shape", None) == recorded.shape]
+        same = [n for n, t in hoisted.items() if t is recorded]
+        same = same or [n for n in shaped if hoisted[n].dtype == recorded.dtype] or shaped
+        if len(same) != 1:
+            raise _Unmatched(
+                "a tensor passed to a child could not be traced to one of the forward's "
+                f"inputs (shape {tuple(recorded.shape)}; pass check=False to see the rest)"
+            )
+        return same[0]
+    if isinstance(value, (list, tuple)) and isinstance(recorded, (list, tuple)):
+        if len(value) == len(recorded):
+            return type(value)(_fill(v, r, hoisted) for v, r in zip(value, recorded))
+    if isinstance(value, dict) and isinstance(recorded, dict):
+        return {k: _fill(v, recorded.get(k), hoisted) for k, v in value.items()}
+    return value
 
 
 class _Leaves:

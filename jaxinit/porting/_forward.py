@@ -83,6 +83,13 @@ class _NextKey:
         self.if_training = if_training
 
 
+class Source:
+    """An argument written as the given Python source (``0.1 if self.training else 0.0``)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
 class _SelfTraining:
     """A ``training`` argument that was the module's mode: renders as ``self.training``."""
 
@@ -126,6 +133,8 @@ class Renderer:
             )
         if isinstance(a, _SelfTraining):
             return "self.training"
+        if isinstance(a, Source):
+            return a.text
         if hasattr(a, "op") and hasattr(a, "graph"):
             return self.name(a)
         if isinstance(a, torch.Size):

@@ -80,6 +80,18 @@ def is_aten(fn: Any) -> bool:
     return type(fn).__name__ == "OpOverload" and getattr(fn, "namespace", "") == "aten"
 
 
+_RANDOM = ("bernoulli", "rand", "randn", "randint", "uniform", "normal", "native_dropout",
+           "rrelu_with_noise", "randperm", "multinomial", "exponential", "alpha_dropout",
+           "feature_alpha_dropout")
+
+
+def draws(fn: Any) -> bool:
+    """Whether ATen op ``fn`` draws random numbers other than through ``dropout``,
+    ``feature_dropout`` and ``scaled_dot_product_attention`` (written mode-aware here)."""
+    name = _name(fn).rstrip("_")
+    return name in _RANDOM or name.startswith(("rand", "normal", "bernoulli"))
+
+
 def _name(fn: Any) -> str:
     return fn._schema.name.split("::", 1)[1]
 
@@ -93,7 +105,7 @@ def names() -> list[str]:
 def spell(r: Any, node: Any) -> str | None:
     """The expression for ATen call ``node`` (``r`` is the :class:`Renderer`); None for a
     call to drop. Unsupported operations are recorded as problems of ``r``."""
-    from ._forward import _NextKey, _SelfTraining
+    from ._forward import Source, _NextKey, _SelfTraining
 
     name = _name(node.target)
     args, kwargs = (
@@ -144,10 +156,14 @@ def spell(r: Any, node: Any) -> str | None:
     if name in OPERATORS and not kwargs:
         return OPERATORS[name].format(*(f(a, node) for a in args))
     if name == "scaled_dot_product_attention":
-        p = args[4] if len(args) > 4 else kwargs.get("dropout_p", 0.0)
-        if p:
+        p = args[4] if len(args) > 4 else kwargs.pop("dropout_p", 0.0)
+        if len(args) > 5:
+            kwargs["is_causal"] = args[5]
+        args = args[:4]
+        if p:  # captured in train mode: the probability of torch's `p if self.training`
             r.uses_rng = True
-            kwargs["rng"] = _NextKey(if_training=False)
+            kwargs["dropout_p"] = Source(f"{p!r} if self.training else 0.0")
+            kwargs["rng"] = _NextKey(if_training=True)
     if name == "clamp_min":
         return r.call("ops.clamp", (args[0],), {"min": args[1]}, node)
     if name == "clamp_max":
