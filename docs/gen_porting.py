@@ -34,13 +34,29 @@ TESTED = [
         "of plain tensor code (indexing, einsum, masked_fill, chunk, permute, transpose, view, "
         "x += y, relu_())",
     ),
+    (
+        "Hugging Face transformers (tiny random configs)",
+        "GPT2Model, BertModel (padding mask, token types), LlamaModel (rotary embeddings, "
+        "grouped-query attention, RMSNorm), T5Model and BartModel (encoder-decoder), ViTModel "
+        "(captured by torch.export: their forwards branch in Python)",
+    ),
 ]
 NOT_YET = [
     (
-        "Python control flow on tensor values or shapes",
-        "`if x.sum() > 0:`, loops over "
-        "`x.shape[0]`: torch.fx cannot capture it; the error names the module and the line "
-        "(Hugging Face transformers' models are written this way: not converted yet)",
+        "Python control flow on tensor values",
+        "`if x.sum() > 0:`: neither torch.fx nor torch.export can capture it; the error names "
+        "the module and the line (control flow on shapes and configuration is captured by "
+        "torch.export on the example inputs, as taken for them)",
+    ),
+    (
+        "a batch of one, or a length of one, in the example",
+        "torch.export fixes axes of size 1 in the example inputs; give examples of size 2 or "
+        "more on the axes that vary",
+    ),
+    (
+        "Hugging Face's cache",
+        "`use_cache=True` returns a `DynamicCache` object: convert with `use_cache=False` "
+        "in the config (generation with a KV cache: examples/generate_gpt.py's pattern)",
     ),
     (
         "functions outside the table",
@@ -71,7 +87,7 @@ def _rows(table: dict[str, str]) -> list[str]:
 def render() -> str:
     """The page's text."""
     import jaxinit.nn as jnn
-    from jaxinit.porting import table
+    from jaxinit.porting import aten, table
 
     layers = sorted(
         n
@@ -145,6 +161,29 @@ def render() -> str:
         "|---|---|",
     ]
     out += ops
+    out += [
+        "",
+        "## ATen operations (forwards captured by torch.export)",
+        "",
+        "A forward torch.fx cannot trace is captured by torch.export, as ATen operations. "
+        "Those named like a torch function or tensor method take that function's spelling "
+        "above; these are written specially (`jaxinit.porting.aten`):",
+        "",
+        "| aten | written |",
+        "|---|---|",
+    ]
+    out += [
+        f"| `{k}` | `{v.replace('{0}', 'a').replace('{1}', 'b').replace('|', chr(92) + '|')}` |"
+        for k, v in sorted(aten.OPERATORS.items())
+    ]
+    out += [
+        f"| `{k}` | `{v}` |" for k, v in sorted(aten.RENAMED.items()) if k not in aten.HAND_WRITTEN
+    ]
+    out += [f"| `{k}` | {v} |" for k, v in sorted(aten.HAND_WRITTEN.items())]
+    out += [
+        "",
+        f"Dropped (checks, no effect on values): {', '.join(f'`{s}`' for s in aten.SKIPPED)}.",
+    ]
     return "\n".join(out) + "\n"
 
 

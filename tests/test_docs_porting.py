@@ -36,3 +36,13 @@ def test_every_spelling_exists():
         space, name = s.split(".", 1)
         assert callable(getattr(spaces[space], name, None)), s
     assert set(table.RANDOM) <= set(spellings)
+
+
+def test_every_aten_spelling_exists():
+    from jaxinit.porting import aten
+
+    spaces = {"F": F, "ops": ops}
+    for name, s in aten.RENAMED.items():
+        space, fn = s.split(".", 1)
+        assert callable(getattr(spaces[space], fn, None)), (name, s)
+    assert not set(aten.OPERATORS) & set(aten.RENAMED)

@@ -88,12 +88,30 @@ def survey(root: Any, example: tuple | None = None) -> Survey:
     (:mod:`jaxinit.porting._export`).
     """
     out = _survey(root, None)
-    if example is not None and any(p.what.startswith(_UNTRACEABLE) for p in out.problems):
-        from . import _export
+    untraced = {p.path for p in out.problems if p.what.startswith(_UNTRACEABLE)}
+    if example is None or not untraced:
+        return out
+    from . import _export
 
+    try:
         recorded = {t: _export.record_inputs(root, *example, t) for t in (True, False)}
-        out = _survey(root, recorded)
-    return out
+    except Exception as e:  # noqa: BLE001 -- the model fails on its own example inputs
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        out.problems.append(
+            Problem(
+                "",
+                type(root).__name__,
+                f"torch fails on the example inputs ({msg})",
+                _graph._source_line(e, type(root)),
+            )
+        )
+        return out
+    exported = _survey(root, recorded)
+    if exported.problems:  # each module's problems as the capture that reached it saw them
+        exported.problems = [p for p in out.problems if p.path not in untraced] + [
+            p for p in exported.problems if p.path in untraced
+        ]
+    return exported
 
 
 _UNTRACEABLE = "forward cannot be captured"

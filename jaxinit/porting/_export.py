@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import logging
 import operator
 from typing import Any
@@ -160,7 +161,7 @@ def export_graph(module: Any, inputs: tuple, called: dict[int, tuple], training:
     if sig != inspect.signature(module.forward):
         module.forward = _with_signature(module.forward, sig)
     try:
-        with warnings.catch_warnings(), _quiet():
+        with warnings.catch_warnings(), _quiet(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             ep = torch.export.export(
                 module,

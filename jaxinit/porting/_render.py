@@ -296,6 +296,8 @@ def ctor_init_notes(root: Any) -> list[str]:
         except (OSError, TypeError):
             continue
         hits = sorted({h.strip(".(") for h in _CTOR_INIT_HINTS if h in src})
+        if "post_init()" in src and hasattr(cls, "_init_weights"):
+            hits.append("post_init: Hugging Face's _init_weights over every module")
         if hits:
             notes.append(f"{cls.__name__}.__init__ sets weights itself ({', '.join(hits)})")
     return notes

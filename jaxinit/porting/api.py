@@ -164,7 +164,12 @@ def _positional(torch_module: Any, args: tuple, kwargs: dict) -> tuple:
     )
 
 
-def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, atol: float) -> Any:
+def check_report(
+    torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, atol: float
+) -> tuple[Any, Any]:
+    """``(variables, report)``: ``net`` loaded with ``torch_module``'s weights, and
+    ``jaxinit.testing.compare``'s report of the two on the example inputs (outputs of every
+    module, eval mode, and gradients of the outputs on a fixed random direction)."""
     from jaxinit.testing import compare
 
     inputs = _positional(torch_module, args, kwargs)
@@ -180,6 +185,11 @@ def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, 
             atol=atol,
             loss=(_projection_loss_torch, _projection_loss_jax),
         )
+    return variables, report
+
+
+def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, atol: float) -> Any:
+    variables, report = check_report(torch_module, net, args, kwargs, rtol, atol)
     if not report.ok:
         raise PortError(
             "the port differs from torch on the example inputs "
@@ -190,13 +200,15 @@ def _check(torch_module: Any, net: Any, args: tuple, kwargs: dict, rtol: float, 
 
 
 def _direction(i: int, shape: tuple) -> Any:
+    """A fixed random unit vector of ``shape`` (the ``i``-th output's)."""
     import numpy as np
 
-    return np.random.RandomState(i).standard_normal(shape).astype(np.float32)
+    r = np.random.RandomState(i).standard_normal(shape)
+    return (r / max(float(np.linalg.norm(r)), 1e-30)).astype(np.float32)
 
 
 def _projection_loss_torch(out: Any) -> Any:
-    """The check's loss: each float output projected on a fixed random direction, summed.
+    """The check's loss: each float output projected on a fixed random unit direction, summed.
     (``compare``'s default, the plain sum, and a sum of squares both have gradients that
     cancel through a final LayerNorm or RMSNorm, leaving float32 rounding of 1e-4 of their
     size to compare; a random direction keeps them well-conditioned: 4e-7.)"""

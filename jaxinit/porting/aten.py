@@ -80,9 +80,21 @@ def is_aten(fn: Any) -> bool:
     return type(fn).__name__ == "OpOverload" and getattr(fn, "namespace", "") == "aten"
 
 
-_RANDOM = ("bernoulli", "rand", "randn", "randint", "uniform", "normal", "native_dropout",
-           "rrelu_with_noise", "randperm", "multinomial", "exponential", "alpha_dropout",
-           "feature_alpha_dropout")
+_RANDOM = (
+    "bernoulli",
+    "rand",
+    "randn",
+    "randint",
+    "uniform",
+    "normal",
+    "native_dropout",
+    "rrelu_with_noise",
+    "randperm",
+    "multinomial",
+    "exponential",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+)
 
 
 def draws(fn: Any) -> bool:
@@ -96,10 +108,22 @@ def _name(fn: Any) -> str:
     return fn._schema.name.split("::", 1)[1]
 
 
-def names() -> list[str]:
-    """Every ATen name :func:`spell` writes (for docs/porting-coverage.md)."""
-    hand = ["sym_size", "slice", "select", "index", "embedding", "layer_norm", "dropout", "to"]
-    return sorted(set(OPERATORS) | set(RENAMED) | set(hand))
+# written by hand in spell() (listed in docs/porting-coverage.md)
+HAND_WRITTEN: dict[str, str] = {
+    "sym_size": "`x.shape[d]`",
+    "slice": "`x[:, a:b]`",
+    "select": "`x[:, i]`",
+    "index": "`x[i, j]` (None indices as `:`)",
+    "embedding": "`F.embedding(ids, weight)`",
+    "layer_norm": "`F.layer_norm` (without cudnn_enable)",
+    "dropout": "`F.dropout(x, p, training=self.training, rng=...)`, `x` when p is 0",
+    "feature_dropout": "`F.dropout1d(...)` likewise",
+    "scaled_dot_product_attention": "`F.scaled_dot_product_attention`, `dropout_p=p if "
+    "self.training else 0.0`",
+    "to": "`ops.to(x, dtype=...)`, `x` for a device move",
+    "clamp_min": "`ops.clamp(x, min=v)`",
+    "clamp_max": "`ops.clamp(x, max=v)`",
+}
 
 
 def spell(r: Any, node: Any) -> str | None:

@@ -65,11 +65,18 @@ def train_compare(tm, net, variables, *inputs, rtol=1e-4, atol=1e-4):
         )
 
 
-def sgd_step_matches(tm, net, variables, inputs, loss_t, loss_j, lr=0.1, rtol=1e-5):
-    """One jitted SGD step (train mode) gives torch's loss and parameters."""
+def sgd_step_matches(tm, net, variables, inputs, loss_t, loss_j, lr=0.1, rtol=1e-5, kwargs=None):
+    """One jitted SGD step (train mode) gives torch's loss and parameters (``inputs``
+    positional, ``kwargs`` by keyword)."""
+    kwargs = kwargs or {}
     tm = copy.deepcopy(tm).train()
     opt = torch.optim.SGD(tm.parameters(), lr=lr)
-    loss = loss_t(tm(*[torch.as_tensor(x) for x in inputs]))
+    loss = loss_t(
+        tm(
+            *[torch.as_tensor(x) for x in inputs],
+            **{k: torch.as_tensor(x) for k, x in kwargs.items()},
+        )
+    )
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -78,7 +85,8 @@ def sgd_step_matches(tm, net, variables, inputs, loss_t, loss_j, lr=0.1, rtol=1e
     @jax.jit
     def step(p):
         def objective(p):
-            out, new = net(net.merge(p, buffers), *map(jnp.asarray, inputs), train=True)
+            kw = {k: jnp.asarray(x) for k, x in kwargs.items()}
+            out, new = net(net.merge(p, buffers), *map(jnp.asarray, inputs), train=True, **kw)
             return loss_j(out), new
 
         (value, new), g = jax.value_and_grad(objective, has_aux=True)(p)
@@ -107,8 +115,12 @@ _NO_TORCH = textwrap.dedent("""
         exec(compile(open(path).read(), path, "exec"), ns)
         net = ns["build"]()
         v = net.init(jax.random.key(0))
-        xs = [jnp.full(shape, fill, dtype) for shape, dtype, fill in inputs]
-        y = jax.jit(lambda v, *xs: net(v, *xs))(v, *xs)
+        if isinstance(inputs, dict):
+            kw = {{k: jnp.full(s, f, d) for k, (s, d, f) in inputs.items()}}
+            y = jax.jit(lambda v, kw: net(v, **kw))(v, kw)
+        else:
+            xs = [jnp.full(shape, fill, dtype) for shape, dtype, fill in inputs]
+            y = jax.jit(lambda v, *xs: net(v, *xs))(v, *xs)
         assert all(bool(jnp.isfinite(a).all()) for a in jax.tree.leaves(y)), path
         print(path, jax.tree.leaves(y)[0].shape)
     assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
@@ -116,14 +128,18 @@ _NO_TORCH = textwrap.dedent("""
 
 
 def sources_run_without_torch(tmp_path, cases):
-    """Each ``(source, [(shape, dtype, fill), ...])`` runs ``build().init`` and a jitted
-    forward on constant inputs in a process where importing torch fails."""
+    """Each ``(source, [(shape, dtype, fill), ...])`` (or a dict of them: keyword inputs)
+    runs ``build().init`` and a jitted forward on constant inputs in a process where
+    importing torch fails."""
     files = []
     for i, (source, inputs) in enumerate(cases):
         assert "import torch" not in source
         path = tmp_path / f"port_{i}.py"
         path.write_text(source)
-        files.append((str(path), [(tuple(s), d, f) for s, d, f in inputs]))
+        if isinstance(inputs, dict):
+            files.append((str(path), {k: (tuple(s), d, f) for k, (s, d, f) in inputs.items()}))
+        else:
+            files.append((str(path), [(tuple(s), d, f) for s, d, f in inputs]))
     code = _NO_TORCH.format(cases=files)
     res = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_env()

@@ -1,0 +1,152 @@
+"""Hugging Face transformers' models converted automatically (jaxinit.porting): GPT-2, BERT
+(padding mask, two segments), Llama (rotary embeddings, grouped-query attention, RMSNorm),
+T5 and BART (encoder-decoder) and ViT, tiny random configs, no download.
+
+transformers' forwards branch in Python on shapes, masks and the configuration, so torch.fx
+cannot trace them; convert captures them with torch.export on the example inputs. Each model:
+``convert``'s own check (eval outputs of every module and gradients), strict state_dict
+equality both ways, train-mode outputs and gradients, other batch sizes and lengths, one
+jitted SGD step against torch's, and the generated source run where torch cannot be imported.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from _hf_models import MODELS, build, hidden, projection, torch_inputs  # noqa: E402
+from _porting_helpers import (  # noqa: E402
+    relaxed,
+    sgd_step_matches,
+    sources_run_without_torch,
+    state_dicts_agree,
+)
+
+from jaxinit import porting  # noqa: E402
+from jaxinit.testing import assert_matches_torch  # noqa: E402
+
+NAMES = list(MODELS)
+
+
+@pytest.fixture(scope="module")
+def ported():
+    out = {}
+    for name in NAMES:
+        tm = build(name)
+        net, variables = porting.convert(tm, **torch_inputs(MODELS[name][1]))  # check=True
+        out[name] = (tm, net, variables)
+    return out
+
+
+def _positional(tm, inputs):
+    """Keyword inputs as forward's positional arguments (compare passes them so)."""
+    import inspect
+
+    names = list(inspect.signature(tm.forward).parameters)
+    last = max(names.index(k) for k in inputs)
+    return tuple(inputs.get(n) for n in names[: last + 1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_both_ways(ported, name):
+    tm, net, variables = ported[name]
+    state_dicts_agree(tm, net, variables)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_train_mode_outputs_and_gradients(ported, name):
+    tm, net, variables = ported[name]
+    inputs = _positional(tm, torch_inputs(MODELS[name][1]))
+    with relaxed():
+        assert_matches_torch(
+            tm,
+            net,
+            *inputs,
+            variables=variables,
+            train=True,
+            grads=True,
+            loss=projection,
+            rtol=1e-4,
+            atol=1e-5,
+        )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_other_batch_size_and_length(ported, name):
+    tm, net, variables = ported[name]
+    other = MODELS[name][2]
+    with torch.no_grad():
+        want = hidden(tm(**torch_inputs(other))).numpy()
+    with relaxed():
+        got = jax.jit(lambda v, kw: hidden(net(v, **kw)))(
+            variables, {k: jnp.asarray(v) for k, v in other.items()}
+        )
+    assert got.shape == want.shape
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama", "t5"])
+def test_jitted_training_step_equals_torch(ported, name):
+    tm, net, variables = ported[name]
+    inputs = MODELS[name][1]
+
+    def loss_t(out):
+        return projection(out, torch)
+
+    def loss_j(out):
+        return projection(out, jnp)
+
+    sgd_step_matches(tm, net, variables, (), loss_t, loss_j, kwargs=inputs)
+
+
+def test_sources_run_without_torch(ported, tmp_path):
+    ids = ((2, 6), "int32", 3)
+    cases = [
+        (ported["gpt2"][1].port_source, {"input_ids": ids}),
+        (
+            ported["bert"][1].port_source,
+            {
+                "input_ids": ids,
+                "attention_mask": ((2, 6), "int32", 1),
+                "token_type_ids": ((2, 6), "int32", 1),
+            },
+        ),
+        (ported["llama"][1].port_source, {"input_ids": ids}),
+        (ported["t5"][1].port_source, {"input_ids": ids, "decoder_input_ids": ids}),
+        (ported["bart"][1].port_source, {"input_ids": ids, "decoder_input_ids": ids}),
+        (ported["vit"][1].port_source, {"pixel_values": ((1, 3, 16, 16), "float32", 0.5)}),
+    ]
+    sources_run_without_torch(tmp_path, cases)
+
+
+def test_source_is_one_class_per_torch_class(ported):
+    src = ported["llama"][1].port_source
+    for cls in (
+        "LlamaModel",
+        "LlamaDecoderLayer",
+        "LlamaAttention",
+        "LlamaMLP",
+        "LlamaRMSNorm",
+        "LlamaRotaryEmbedding",
+    ):
+        assert f"class {cls}(" in src, cls
+    assert "self.q_proj = q_proj" in src or "q_proj=nn.Linear(32, 32, bias=False)" in src
+    assert "import torch" not in src
+    # the docstring says build().init does not replay transformers' _init_weights
+    assert "LlamaModel.__init__ sets weights itself (post_init" in src
+    # the repeated decoder layers are one class with one forward
+    assert src.count("class LlamaDecoderLayer") == 1
+
+
+def test_dropout_draws_from_rng_and_eval_matches_torch():
+    tm = build("gpt2", p=0.1)
+    ids = MODELS["gpt2"][1]["input_ids"]
+    net, variables = porting.convert(tm, torch.as_tensor(ids))  # the check runs eval
+    assert "rng=self.next_key() if self.training else None" in net.port_source
+    with relaxed():
+        f = jax.jit(lambda v, k: hidden(net(v, jnp.asarray(ids), train=True, rng=k)[0]))
+        a, b, c = (f(variables, jax.random.key(k)) for k in (0, 0, 1))
+    assert np.array_equal(a, b) and not np.allclose(a, c)
