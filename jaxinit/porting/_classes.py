@@ -93,24 +93,27 @@ def survey(root: Any, example: tuple | None = None) -> Survey:
         return out
     from . import _export
 
-    try:
-        recorded = {t: _export.record_inputs(root, *example, t) for t in (True, False)}
-    except Exception as e:  # noqa: BLE001 -- the model fails on its own example inputs
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        out.problems.append(
-            Problem(
-                "",
-                type(root).__name__,
-                f"torch fails on the example inputs ({msg})",
-                _graph._source_line(e, type(root)),
+    for exporting in (False, True):  # eager code paths first; export paths if those fail
+        try:
+            recorded = _export.record(root, example, exporting)
+        except Exception as e:  # noqa: BLE001 -- the model fails on its own example inputs
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            out.problems.append(
+                Problem(
+                    "",
+                    type(root).__name__,
+                    f"torch fails on the example inputs ({msg})",
+                    _graph._source_line(e, type(root)),
+                )
             )
-        )
-        return out
-    exported = _survey(root, recorded)
-    if exported.problems:  # each module's problems as the capture that reached it saw them
-        exported.problems = [p for p in out.problems if p.path not in untraced] + [
-            p for p in exported.problems if p.path in untraced
-        ]
+            return out
+        exported = _survey(root, recorded)
+        if not exported.problems:
+            return exported
+    # each module's problems as the capture that reached it saw them
+    exported.problems = [p for p in out.problems if p.path not in untraced] + [
+        p for p in exported.problems if p.path in untraced
+    ]
     return exported
 
 
@@ -123,8 +126,7 @@ def _capture(m: Any, path: str, training: bool, recorded: dict | None) -> tuple[
     if recorded is not None and id(m) in recorded[training]:
         from . import _export
 
-        called = recorded[training]
-        return _export.capture(m, path, called[id(m)], called, training)
+        return _export.capture(m, path, recorded[training][id(m)], recorded, training)
     return _graph.trace(m, path, training)
 
 

@@ -9,7 +9,7 @@ wherever the torch code does). Its graph holds ATen operations (``aten.view``,
 ``aten.scaled_dot_product_attention``), which :mod:`jaxinit.porting.aten` spells in jaxinit.
 
 Each module is exported on its own, on the inputs it received when the whole model ran on the
-example inputs (:func:`record_inputs`), with its children kept as calls
+example inputs (:func:`record`), with its children kept as calls
 (``preserve_module_call_signature``), so one graph is one class's ``forward``, as the
 ``torch.fx`` path gives. :func:`capture` then rewrites the unflattened graph into the plain
 form the renderer reads: placeholders named and ordered as torch's ``forward`` parameters, the
@@ -31,9 +31,25 @@ from .errors import Problem
 _CONTAINERS = ("ModuleList", "ModuleDict")
 
 
-def record_inputs(root: Any, args: tuple, kwargs: dict, training: bool) -> dict[int, tuple]:
-    """``id(module) -> (args, kwargs)`` of each module's first call when ``root`` runs on the
-    example inputs in the given mode (under ``no_grad``; modes restored)."""
+class Recording(dict):
+    """``training -> {id(module): (args, kwargs)}``: each module's first call when the model
+    ran on the example inputs in that mode; ``exporting`` says which code paths it took."""
+
+    def __init__(self, calls: dict, exporting: bool):
+        super().__init__(calls)
+        self.exporting = exporting
+
+
+def record(root: Any, example: tuple, exporting: bool) -> Recording:
+    """Run ``root`` on ``example = (args, kwargs)`` in both modes, noting every module's
+    inputs. ``exporting=False``: the code's eager paths, which the export then takes too
+    (Hugging Face passes ``is_causal=True`` instead of a mask when nothing is padded);
+    ``exporting=True``: its export paths (masks built whatever the inputs: the fallback when
+    an eager path reads tensor values, as a padding check does)."""
+    return Recording({t: _record(root, *example, t, exporting) for t in (True, False)}, exporting)
+
+
+def _record(root: Any, args: tuple, kwargs: dict, training: bool, exporting: bool) -> dict:
     import torch
 
     seen: dict[int, tuple] = {}
@@ -45,7 +61,7 @@ def record_inputs(root: Any, args: tuple, kwargs: dict, training: bool) -> dict[
     handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in root.modules()]
     try:
         root.train(training)
-        with torch.no_grad(), _as_if_exporting():
+        with torch.no_grad(), _as_if_exporting(exporting):
             root(*args, **kwargs)
     finally:
         for h in handles:
@@ -56,15 +72,14 @@ def record_inputs(root: Any, args: tuple, kwargs: dict, training: bool) -> dict[
 
 
 @contextlib.contextmanager
-def _as_if_exporting() -> Any:
-    """``torch.compiler.is_compiling()`` and ``is_exporting()`` read True: code that takes
-    another path under export (Hugging Face builds its attention masks instead of skipping
-    them for unpadded inputs) takes it in the recording run too, so each child is exported on
-    the inputs its parent's exported graph passes it."""
+def _as_if_exporting(value: bool) -> Any:
+    """``torch.compiler.is_compiling()`` and ``is_exporting()`` read ``value``, so the
+    recording run and each module's export take the same code paths (code such as Hugging
+    Face's builds attention masks under export and may skip them in eager)."""
     import torch
 
     saved = (torch.compiler.is_compiling, torch.compiler.is_exporting)
-    torch.compiler.is_compiling = torch.compiler.is_exporting = lambda: True
+    torch.compiler.is_compiling = torch.compiler.is_exporting = lambda: value
     try:
         yield
     finally:
@@ -144,7 +159,9 @@ def _dynamic(x: Any) -> Any:
     return None
 
 
-def export_graph(module: Any, inputs: tuple, called: dict[int, tuple], training: bool) -> Any:
+def export_graph(
+    module: Any, inputs: tuple, called: dict[int, tuple], training: bool, exporting: bool
+) -> Any:
     """``module`` exported on ``inputs = (args, kwargs)``, unflattened one level: its graph
     with the modules it calls kept as ``call_module`` nodes."""
     import warnings
@@ -161,7 +178,8 @@ def export_graph(module: Any, inputs: tuple, called: dict[int, tuple], training:
     if sig != inspect.signature(module.forward):
         module.forward = _with_signature(module.forward, sig)
     try:
-        with warnings.catch_warnings(), _quiet(), contextlib.redirect_stdout(io.StringIO()):
+        paths = contextlib.nullcontext() if exporting else _as_if_exporting(False)
+        with warnings.catch_warnings(), _quiet(), contextlib.redirect_stdout(io.StringIO()), paths:
             warnings.simplefilter("ignore")
             ep = torch.export.export(
                 module,
@@ -241,12 +259,15 @@ def _with_signature(forward: Any, sig: inspect.Signature) -> Any:
 
 
 def capture(
-    module: Any, path: str, inputs: tuple, called: dict[int, tuple], training: bool
+    module: Any, path: str, inputs: tuple, recording: Recording, training: bool
 ) -> tuple[Any, list[Problem]]:
     """The plain graph of ``module.forward`` (see the module docstring), or None and the
     problem when ``torch.export`` cannot capture it."""
     try:
-        graph, in_spec, out_spec = export_graph(module, inputs, called, training)
+        called = recording[training]
+        graph, in_spec, out_spec = export_graph(
+            module, inputs, called, training, recording.exporting
+        )
     except Exception as e:  # noqa: BLE001 -- any export failure becomes a listed problem
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return None, [
