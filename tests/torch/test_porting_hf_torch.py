@@ -150,3 +150,39 @@ def test_dropout_draws_from_rng_and_eval_matches_torch():
         f = jax.jit(lambda v, k: hidden(net(v, jnp.asarray(ids), train=True, rng=k)[0]))
         a, b, c = (f(variables, jax.random.key(k)) for k in (0, 0, 1))
     assert np.array_equal(a, b) and not np.allclose(a, c)
+
+
+class ShapeBranch(torch.nn.Module):
+    """Plain torch code torch.fx cannot trace (a branch on a shape): torch.export takes it."""
+
+    def __init__(self, unsupported=False):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        self.unsupported = unsupported
+
+    def forward(self, x):
+        if x.shape[1] > 2:
+            x = self.lin(x)
+        if self.unsupported:
+            return torch.fft.rfft(x).abs() + torch.special.entr(x)[..., :3]
+        return x.softmax(-1)
+
+
+def test_plain_code_with_a_shape_branch_converts():
+    torch.manual_seed(0)
+    tm = ShapeBranch().eval()
+    net, variables = porting.convert(tm, torch.randn(2, 5, 4))
+    assert "aten" not in net.port_source and "self.lin(x)" in net.port_source
+    x = np.random.RandomState(0).randn(3, 7, 4).astype(np.float32)
+    with relaxed():
+        got = net(variables, jnp.asarray(x))
+    np.testing.assert_allclose(got, tm(torch.as_tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_export_path_lists_every_unsupported_operation():
+    with pytest.raises(porting.PortError) as info:
+        porting.convert(ShapeBranch(unsupported=True), torch.randn(2, 5, 4))
+    problems = info.value.problems
+    what = " ".join(p.what for p in problems)
+    assert "aten.fft_rfft" in what and "aten.special_entr" in what, str(info.value)
+    assert all("test_porting_hf_torch.py:" in p.where for p in problems), str(info.value)
