@@ -109,6 +109,7 @@ def survey(root: Any, example: tuple | None = None) -> Survey:
             return out
         exported = _survey(root, recorded)
         if not exported.problems:
+            _warn_fixed_axes(example)
             return exported
     # each module's problems as the capture that reached it saw them
     exported.problems = [p for p in out.problems if p.path not in untraced] + [
@@ -118,6 +119,27 @@ def survey(root: Any, example: tuple | None = None) -> Survey:
 
 
 _UNTRACEABLE = "forward cannot be captured"
+
+
+def _warn_fixed_axes(example: tuple) -> None:
+    """torch.export fixes every axis of size 1 in the example inputs: say which."""
+    import warnings
+
+    args, kwargs = example
+    named = [(f"input {i}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    fixed = [
+        f"{name} axis {d}"
+        for name, a in named
+        for d, n in enumerate(getattr(a, "shape", ()))
+        if n == 1
+    ]
+    if fixed:
+        warnings.warn(
+            "the port was captured by torch.export, which fixes axes of size 1 in the example "
+            f"inputs to size 1 ({', '.join(fixed)}): give examples of size 2 or more on "
+            "axes that vary (batch, length)",
+            stacklevel=5,
+        )
 
 
 def _capture(m: Any, path: str, training: bool, recorded: dict | None) -> tuple[Any, list]:

@@ -186,3 +186,9 @@ def test_export_path_lists_every_unsupported_operation():
     what = " ".join(p.what for p in problems)
     assert "aten.fft_rfft" in what and "aten.special_entr" in what, str(info.value)
     assert all("test_porting_hf_torch.py:" in p.where for p in problems), str(info.value)
+
+
+def test_export_path_warns_about_axes_of_size_one():
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match=r"fixes axes of size 1 .*input 0 axis 0"):
+        porting.convert(ShapeBranch().eval(), torch.randn(1, 5, 4))
