@@ -30,3 +30,37 @@ def partitionable(request):
 def path(tmp_path):
     """A checkpoint path in the test's temporary directory (the serialization tests)."""
     return str(tmp_path / "ckpt.msgpack")
+
+
+# The modules that take the most CPU (XLA compiles), heaviest first, measured with
+# `--durations` and per-test CPU time; see docs/benchmarks.md, "The test suite". They are
+# queued first so that pytest-xdist (`--dist loadscope --no-loadscope-reorder`: one module per
+# worker at a time, in this order) starts the long ones while the other worker still has many
+# short modules to take, instead of ending the run on one worker with a long module (xdist's
+# own reordering queues modules by number of tests, which put these few-test modules last).
+# Modules not listed keep collection order after these; a missing name is ignored.
+HEAVY_FIRST = [
+    "torch/test_porting_vision_torch.py",
+    "torch/test_models_torch.py",
+    "nn/test_conv_impl.py",
+    "torch/test_loss_torch.py",
+    "test_examples.py",
+    "torch/test_optim_resume_torch.py",
+    "nn/test_initialize.py",
+    "torch/test_pooling_torch.py",
+    "test_threefry.py",
+    "test_docs.py",
+    "torch/test_rnn_torch.py",
+    "torch/test_compare_torch.py",
+    "torch/test_porting_torch.py",
+    "torch/test_transformer_torch.py",
+    "torch/test_gpt2_hf_torch.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Queue the HEAVY_FIRST modules first, in that order (a stable sort: tests within a module
+    and the other modules keep their order)."""
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    rank = {os.path.join(tests_dir, *name.split("/")): i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(str(item.path), len(rank)))

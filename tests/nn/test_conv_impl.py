@@ -94,8 +94,10 @@ def test_every_formulation_matches_lax(case, dtype):
     for name, values in got.items():
         for r, g, what in zip(ref, values, ("output", "d_input", "d_weight")):
             assert g.dtype == r.dtype and g.shape == r.shape, (name, what)
-            scale = float(jnp.abs(r.astype(jnp.float32)).max()) + 1.0
-            err = float(jnp.abs(g.astype(jnp.float32) - r.astype(jnp.float32)).max())
+            # on the host: jnp here would compile a few programs per case and shape
+            r32, g32 = np.asarray(r).astype(np.float32), np.asarray(g).astype(np.float32)
+            scale = float(np.abs(r32).max()) + 1.0
+            err = float(np.abs(g32 - r32).max())
             assert err <= TOL[dtype] * scale, (name, what, err)
 
 
