@@ -41,6 +41,7 @@ def path(tmp_path):
 # Modules not listed keep collection order after these; a missing name is ignored.
 HEAVY_FIRST = [
     "torch/test_porting_vision_torch.py",
+    "torch/test_porting_hf_torch.py",
     "torch/test_models_torch.py",
     "nn/test_conv_impl.py",
     "torch/test_loss_torch.py",
