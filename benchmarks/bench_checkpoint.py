@@ -57,12 +57,18 @@ def gpt2_shapes(layers: int = 12, d: int = 768, vocab: int = 50257, ctx: int = 1
     shapes = {"wte.weight": (vocab, d), "wpe.weight": (ctx, d)}
     for i in range(layers):
         block = {
-            "ln_1.weight": (d,), "ln_1.bias": (d,),
-            "attn.c_attn.weight": (d, 3 * d), "attn.c_attn.bias": (3 * d,),
-            "attn.c_proj.weight": (d, d), "attn.c_proj.bias": (d,),
-            "ln_2.weight": (d,), "ln_2.bias": (d,),
-            "mlp.c_fc.weight": (d, 4 * d), "mlp.c_fc.bias": (4 * d,),
-            "mlp.c_proj.weight": (4 * d, d), "mlp.c_proj.bias": (d,),
+            "ln_1.weight": (d,),
+            "ln_1.bias": (d,),
+            "attn.c_attn.weight": (d, 3 * d),
+            "attn.c_attn.bias": (3 * d,),
+            "attn.c_proj.weight": (d, d),
+            "attn.c_proj.bias": (d,),
+            "ln_2.weight": (d,),
+            "ln_2.bias": (d,),
+            "mlp.c_fc.weight": (d, 4 * d),
+            "mlp.c_fc.bias": (4 * d,),
+            "mlp.c_proj.weight": (4 * d, d),
+            "mlp.c_proj.bias": (d,),
         }
         shapes.update({f"h.{i}.{k}": s for k, s in block.items()})
     shapes.update({"ln_f.weight": (d,), "ln_f.bias": (d,)})
@@ -178,16 +184,30 @@ def worker(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
     seconds = time.perf_counter() - start
     _, peak = _memory()
     payload = sum(4 * math.prod(s) for s in shapes.values())
-    return {"seconds": seconds, "extra": (peak - before) / payload, "payload": payload,
-            "file": os.path.getsize(path)}
+    return {
+        "seconds": seconds,
+        "extra": (peak - before) / payload,
+        "payload": payload,
+        "file": os.path.getsize(path),
+    }
 
 
 # ----------------------------------------------------------------------------- driver
 
 
 def run(kind: str, op: str, path: str, layers: int, small: int = 0) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, op, path,
-           "--layers", str(layers), "--small", str(small)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        kind,
+        op,
+        path,
+        "--layers",
+        str(layers),
+        "--small",
+        str(small),
+    ]
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode:
@@ -200,11 +220,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
     parser.add_argument("--layers", type=int, default=12, help="GPT-2 blocks (12: 124M params)")
-    parser.add_argument("--small", default="", help="comma-separated array counts: "
-                        "files of that many 16-element arrays instead of GPT-2")
-    parser.add_argument("--loads", default="", help="comma-separated load rows (e.g. torch,"
-                        "jaxinit,jaxinit-mmap,torch-mmap): only these loads, interleaved, each "
-                        "file saved once untimed")
+    parser.add_argument(
+        "--small",
+        default="",
+        help="comma-separated array counts: files of that many 16-element arrays instead of GPT-2",
+    )
+    parser.add_argument(
+        "--loads",
+        default="",
+        help="comma-separated load rows (e.g. torch,"
+        "jaxinit,jaxinit-mmap,torch-mmap): only these loads, interleaved, each "
+        "file saved once untimed",
+    )
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "OP", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -225,27 +252,40 @@ def main() -> None:
                 path = os.path.join(tmp, f"gpt2.{kind.split('-')[0]}")
                 r = run(kind, op, path, args.layers)
                 results[kind, op].append(r)
-                print(f"# run {repeat + 1}/{args.repeats} {kind:<17} {op}: "
-                      f"{r['seconds']:.2f} s, extra peak {r['extra']:.2f}x", file=sys.stderr)
-    med = {key: {f: statistics.median(r[f] for r in runs) for f in ("seconds", "extra")}
-           for key, runs in results.items()}
+                print(
+                    f"# run {repeat + 1}/{args.repeats} {kind:<17} {op}: "
+                    f"{r['seconds']:.2f} s, extra peak {r['extra']:.2f}x",
+                    file=sys.stderr,
+                )
+    med = {
+        key: {f: statistics.median(r[f] for r in runs) for f in ("seconds", "extra")}
+        for key, runs in results.items()
+    }
     first = results["torch", "save"][0]
-    print(f"payload: {first['payload']:,} bytes ({first['payload'] / 4:,.0f} float32), "
-          f"{os.cpu_count()} CPU cores, median of {args.repeats} runs, one fresh process each\n")
-    print("| library | save (s) | save vs torch | load (s) | load vs torch | extra peak memory, "
-          "save | extra peak memory, load | file size |")
+    print(
+        f"payload: {first['payload']:,} bytes ({first['payload'] / 4:,.0f} float32), "
+        f"{os.cpu_count()} CPU cores, median of {args.repeats} runs, one fresh process each\n"
+    )
+    print(
+        "| library | save (s) | save vs torch | load (s) | load vs torch | extra peak memory, "
+        "save | extra peak memory, load | file size |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for kind in CONTENDERS:
         s, ld = med[kind, "save"], med[kind, "load"]
         ratio_s = s["seconds"] / med["torch", "save"]["seconds"]
         ratio_l = ld["seconds"] / med["torch", "load"]["seconds"]
         size = results[kind, "save"][-1]["file"]
-        print(f"| {kind} | {s['seconds']:.2f} | {ratio_s:.2f}x | {ld['seconds']:.2f} | "
-              f"{ratio_l:.2f}x | {s['extra']:.2f}x | {ld['extra']:.2f}x | {size / 2**20:.1f} MiB |")
+        print(
+            f"| {kind} | {s['seconds']:.2f} | {ratio_s:.2f}x | {ld['seconds']:.2f} | "
+            f"{ratio_l:.2f}x | {s['extra']:.2f}x | {ld['extra']:.2f}x | {size / 2**20:.1f} MiB |"
+        )
     for kind in LOAD_ONLY:
         ld = med[kind, "load"]
-        print(f"| ({kind}) | | | {ld['seconds']:.2f} | "
-              f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |")
+        print(
+            f"| ({kind}) | | | {ld['seconds']:.2f} | "
+            f"{ld['seconds'] / med['torch', 'load']['seconds']:.2f}x | | {ld['extra']:.2f}x | |"
+        )
 
 
 def loads_table(kinds: list[str], args: argparse.Namespace) -> None:
@@ -259,13 +299,20 @@ def loads_table(kinds: list[str], args: argparse.Namespace) -> None:
             for kind in kinds:
                 r = run(kind, "load", path_of[kind], args.layers)
                 results[kind].append(r)
-                print(f"# run {repeat + 1}/{args.repeats} {kind:<22} load: {r['seconds']:.2f} s, "
-                      f"extra peak {r['extra']:.2f}x", file=sys.stderr)
-    med = {k: {f: statistics.median(r[f] for r in v) for f in ("seconds", "extra")}
-           for k, v in results.items()}
+                print(
+                    f"# run {repeat + 1}/{args.repeats} {kind:<22} load: {r['seconds']:.2f} s, "
+                    f"extra peak {r['extra']:.2f}x",
+                    file=sys.stderr,
+                )
+    med = {
+        k: {f: statistics.median(r[f] for r in v) for f in ("seconds", "extra")}
+        for k, v in results.items()
+    }
     base = med[kinds[0]]["seconds"]
-    print(f"GPT-2 loads, median of {args.repeats} fresh processes, interleaved; load average "
-          f"{os.getloadavg()[0]:.1f} at the end\n")
+    print(
+        f"GPT-2 loads, median of {args.repeats} fresh processes, interleaved; load average "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
+    )
     print(f"| load | s | vs {kinds[0]} | extra peak memory |")
     print("|---|---:|---:|---:|")
     for kind in kinds:
@@ -284,8 +331,11 @@ def small_table(counts: list[int], args: argparse.Namespace) -> None:
                     for op in ("save", "load"):
                         r = run(kind, op, os.path.join(tmp, f"small{n}.{kind}"), 0, n)
                         results.setdefault((n, kind, op), []).append(r["seconds"])
-                        print(f"# run {repeat + 1}/{args.repeats} n={n} {kind} {op}: "
-                              f"{r['seconds']:.3f} s", file=sys.stderr)
+                        print(
+                            f"# run {repeat + 1}/{args.repeats} n={n} {kind} {op}: "
+                            f"{r['seconds']:.3f} s",
+                            file=sys.stderr,
+                        )
     med = {key: statistics.median(v) for key, v in results.items()}
     print(f"many small arrays (16 float32 each), median of {args.repeats} runs\n")
     print("| arrays | library | save (s) | save vs torch | load (s) | load vs torch |")
@@ -293,8 +343,10 @@ def small_table(counts: list[int], args: argparse.Namespace) -> None:
     for n in counts:
         for kind in kinds:
             s, ld = med[n, kind, "save"], med[n, kind, "load"]
-            print(f"| {n:,} | {kind} | {s:.3f} | {s / med[n, 'torch', 'save']:.2f}x | {ld:.3f} | "
-                  f"{ld / med[n, 'torch', 'load']:.2f}x |")
+            print(
+                f"| {n:,} | {kind} | {s:.3f} | {s / med[n, 'torch', 'save']:.2f}x | {ld:.3f} | "
+                f"{ld / med[n, 'torch', 'load']:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

@@ -46,13 +46,15 @@ def main() -> None:
     for mode in ("auto", "lax"):
         with ci.conv_backend(mode):
             for part, f in (("fwd", conv), ("fwd+grads", grads)):
-                fns[f"jaxinit_{mode}", part] = jax.jit(lambda a, b, f=f: f(a, b)).lower(
-                    x, w).compile()
+                fns[f"jaxinit_{mode}", part] = (
+                    jax.jit(lambda a, b, f=f: f(a, b)).lower(x, w).compile()
+                )
     xt, wt = torch.from_numpy(x.copy()), torch.from_numpy(w.copy())
     xg, wg = xt.clone().requires_grad_(), wt.clone().requires_grad_()
     fns["torch", "fwd"] = lambda a, b: torch.nn.functional.conv2d(xt, wt, padding=p)
     fns["torch", "fwd+grads"] = lambda a, b: torch.autograd.grad(
-        (torch.nn.functional.conv2d(xg, wg, padding=p) ** 2).sum(), (xg, wg))
+        (torch.nn.functional.conv2d(xg, wg, padding=p) ** 2).sum(), (xg, wg)
+    )
     xj, wj = jax.numpy.asarray(x), jax.numpy.asarray(w)
     times = {k: [] for k in fns}
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
@@ -62,13 +64,17 @@ def main() -> None:
             jax.block_until_ready(f(xj, wj))
             times[k].append(time.perf_counter() - t)
     med = {k: statistics.median(v[2:]) * 1e3 for k, v in times.items()}
-    print(f"conv {shape} -> {args.out}, {args.kernel}x{args.kernel}, padding {p}; ms, medians "
-          f"of {args.repeats} interleaved (load average now {os.getloadavg()[0]:.2f})")
+    print(
+        f"conv {shape} -> {args.out}, {args.kernel}x{args.kernel}, padding {p}; ms, medians "
+        f"of {args.repeats} interleaved (load average now {os.getloadavg()[0]:.2f})"
+    )
     print("| contender | fwd ms | / torch | fwd+grads ms | / torch |\n|---|---:|---:|---:|---:|")
     for name in ("jaxinit_auto", "jaxinit_lax", "torch"):
         f, g = med[name, "fwd"], med[name, "fwd+grads"]
-        print(f"| {name} | {f:.2f} | {f / med['torch', 'fwd']:.2f}x | {g:.2f} | "
-              f"{g / med['torch', 'fwd+grads']:.2f}x |")
+        print(
+            f"| {name} | {f:.2f} | {f / med['torch', 'fwd']:.2f}x | {g:.2f} | "
+            f"{g / med['torch', 'fwd+grads']:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -307,8 +307,10 @@ def main() -> None:
     bases = [runs[n] for n in TORCH if n in runs]
     t_cold = min(statistics.median(x["cold"] for x in b) for b in bases) if bases else None
     t_warm = min(statistics.median(x["warm"] for x in b) for b in bases) if bases else None
-    print(f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes; "
-          f"ratios to the faster torch (1 or 2 threads); load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nGPT-2-small init, {args.blocks} blocks, medians of {args.repeats} fresh processes; "
+        f"ratios to the faster torch (1 or 2 threads); load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"| {'contender':<10} | params | cold s | cold / torch | warm s | warm / torch |")
     print("|---|---:|---:|---:|---:|---:|")
     for n in names:
@@ -335,11 +337,15 @@ def main() -> None:
             o = raw[b] = statistics.median(x["compile"][0] for x in rs)
             g = statistics.median(x["compile"][1] for x in rs)
             net[b] = statistics.median(x["compile"][0] - x["compile"][1] for x in rs)
-            print(f"| {b} | {rs[0]['params'] / 1e6:.0f}M | {c:.2f} | {w:.2f} | {o:.2f} | {g:.2f} "
-                  f"| {net[b]:.2f} |")
-        print(f"compile ratio {args.deep}/{args.blocks} blocks: "
-              f"{raw[args.deep] / raw[args.blocks]:.2f}x, "
-              f"less GC {net[args.deep] / net[args.blocks]:.2f}x")
+            print(
+                f"| {b} | {rs[0]['params'] / 1e6:.0f}M | {c:.2f} | {w:.2f} | {o:.2f} | {g:.2f} "
+                f"| {net[b]:.2f} |"
+            )
+        print(
+            f"compile ratio {args.deep}/{args.blocks} blocks: "
+            f"{raw[args.deep] / raw[args.blocks]:.2f}x, "
+            f"less GC {net[args.deep] / net[args.blocks]:.2f}x"
+        )
 
     if "jaxinit" in names:
         mem = [spawn("jaxinit_memory", args.blocks) for _ in range(args.repeats)]

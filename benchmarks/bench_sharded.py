@@ -87,10 +87,13 @@ def main() -> None:
 
     t_init, m_init, variables = _measure(lambda: net.init(jax.random.key(0), sharding=layout))
     payload = sum(x.nbytes for x in jax.tree.leaves(variables))
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
-                            variables)
-    print(f"payload: {layers} x Linear(4096, 4096) = {payload / 1e9:.2f} GB "
-          f"({payload // 4:,} float32 parameters) on {len(mesh.devices.flat)} devices")
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), variables
+    )
+    print(
+        f"payload: {layers} x Linear(4096, 4096) = {payload / 1e9:.2f} GB "
+        f"({payload // 4:,} float32 parameters) on {len(mesh.devices.flat)} devices"
+    )
     print(f"init: {t_init:.2f} s, extra peak {m_init / payload:.2f}x payload")
 
     root = tempfile.mkdtemp(prefix="bench_sharded_", dir=args.dir)
@@ -103,8 +106,10 @@ def main() -> None:
         orbax_ckpt.save(path, variables)
         orbax_ckpt.wait_until_finished()
 
-    loads = {"jaxinit": lambda path: jaxinit.load_sharded(path, like=abstract),
-             "orbax": lambda path: orbax_ckpt.restore(path, abstract)}
+    loads = {
+        "jaxinit": lambda path: jaxinit.load_sharded(path, like=abstract),
+        "orbax": lambda path: orbax_ckpt.restore(path, abstract),
+    }
     saves = {"jaxinit": save_jaxinit, "orbax": save_orbax}
     small = {"w": variables["0"]["bias"]}  # warm-up: imports, thread pools, first-call costs
     for who, path in (("jaxinit", "warm_j"), ("orbax", "warm_o")):
@@ -133,8 +138,7 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    print("\n| op | contender | median s | GB/s | extra peak (x payload) | "
-          "jaxinit / orbax time |")
+    print("\n| op | contender | median s | GB/s | extra peak (x payload) | jaxinit / orbax time |")
     print("|---|---|---|---|---|---|")
     for op in ("save", "load"):
         base = statistics.median(times[(op, "orbax")])
@@ -142,8 +146,10 @@ def main() -> None:
             t = statistics.median(times[(op, who)])
             m = statistics.median(peaks[(op, who)])
             ratio = f"{t / base:.2f}" if who == "jaxinit" else ""
-            print(f"| {op} | {who} | {t:.2f} | {payload / 1e9 / t:.2f} | {m / payload:.2f} | "
-                  f"{ratio} |")
+            print(
+                f"| {op} | {who} | {t:.2f} | {payload / 1e9 / t:.2f} | {m / payload:.2f} | "
+                f"{ratio} |"
+            )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def optimizer(model):
 def _lin(key, i, o):
     b = 1 / i**0.5
     k1, k2 = jax.random.split(key)
-    return {"w": jax.random.uniform(k1, (o, i), minval=-b, maxval=b), "b": jax.random.uniform(
-        k2, (o,), minval=-b, maxval=b)}
+    return {
+        "w": jax.random.uniform(k1, (o, i), minval=-b, maxval=b),
+        "b": jax.random.uniform(k2, (o,), minval=-b, maxval=b),
+    }
 
 
 def _conv(x, w, b):
@@ -97,11 +99,14 @@ def raw_jax(model):
                 x = jax.nn.relu(x @ layer["w"].T + layer["b"])
             return x @ p[-1]["w"].T + p[-1]["b"], s
     else:
+
         def conv(k, i, o):
             b = 1 / (i * 25) ** 0.5
             k1, k2 = jax.random.split(k)
-            return {"w": jax.random.uniform(k1, (o, i, 5, 5), minval=-b, maxval=b),
-                    "b": jax.random.uniform(k2, (o,), minval=-b, maxval=b)}
+            return {
+                "w": jax.random.uniform(k1, (o, i, 5, 5), minval=-b, maxval=b),
+                "b": jax.random.uniform(k2, (o,), minval=-b, maxval=b),
+            }
 
         def bn(c):
             return {"g": jnp.ones(c), "b": jnp.zeros(c)}, {"mean": jnp.zeros(c), "var": jnp.ones(c)}
@@ -156,8 +161,11 @@ class _Block(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         shortcut = stride != 1 or cin != cout
-        self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                        nn.BatchNorm2d(cout)) if shortcut else None
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if shortcut
+            else None
+        )
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -166,8 +174,12 @@ class _Block(nn.Module):
 
 
 def jaxinit_resnet18(classes=10):
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(3, 2, 1)]
+    layers = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+    ]
     cin = 64
     for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [_Block(cin, cout, stride), _Block(cout, cout, 1)]
@@ -191,13 +203,26 @@ def jaxinit_model(model):
     if model == "resnet18":
         net = jaxinit_resnet18()
     elif model == "mlp":
-        net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                            nn.Linear(512, 10))
+        net = nn.Sequential(
+            nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+        )
     elif model == "lenet":
         net = nn.Sequential(
-            nn.Conv2d(3, 6, 5), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+            nn.Conv2d(3, 6, 5),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(400, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
     params, buffers = net.split(net.init(jax.random.key(0)))
 
     def forward(p, b, x):
@@ -217,8 +242,7 @@ def _flax_resnet18(rngs, classes=10):
         return nnx.BatchNorm(c, momentum=0.9, epsilon=1e-5, rngs=rngs)
 
     def conv(i, o, k, s, p):
-        return nnx.Conv(i, o, (k, k), (s, s), padding=((p, p), (p, p)), use_bias=False,
-                        rngs=rngs)
+        return nnx.Conv(i, o, (k, k), (s, s), padding=((p, p), (p, p)), use_bias=False, rngs=rngs)
 
     class Block(nnx.Module):
         def __init__(self, cin, cout, stride):
@@ -257,6 +281,7 @@ def _flax_net(model):
     if model == "resnet18":
         return _flax_resnet18(rngs)
     if model == "mlp":
+
         class Net(nnx.Module):
             def __init__(self):
                 self.l1, self.l2 = nnx.Linear(784, 512, rngs=rngs), nnx.Linear(512, 512, rngs=rngs)
@@ -265,6 +290,7 @@ def _flax_net(model):
             def __call__(self, x):
                 return self.l3(nnx.relu(self.l2(nnx.relu(self.l1(x)))))
     else:
+
         class Net(nnx.Module):
             def __init__(self):
                 self.c1 = nnx.Conv(3, 6, (5, 5), padding="VALID", rngs=rngs)
@@ -280,6 +306,7 @@ def _flax_net(model):
                 x = pool(nnx.relu(self.b1(self.c1(x))))
                 x = pool(nnx.relu(self.b2(self.c2(x)))).reshape(x.shape[0], -1)
                 return self.f3(nnx.relu(self.f2(nnx.relu(self.f1(x)))))
+
     return Net()
 
 
@@ -372,16 +399,21 @@ def _torch_resnet18(classes=10):
             self.bn2 = tn.BatchNorm2d(cout)
             self.downsample = None
             if stride != 1 or cin != cout:
-                self.downsample = tn.Sequential(tn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                tn.BatchNorm2d(cout))
+                self.downsample = tn.Sequential(
+                    tn.Conv2d(cin, cout, 1, stride, bias=False), tn.BatchNorm2d(cout)
+                )
 
         def forward(self, x):
             out = torch.relu(self.bn1(self.conv1(x)))
             out = self.bn2(self.conv2(out))
             return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
 
-    layers = [tn.Conv2d(3, 64, 7, 2, 3, bias=False), tn.BatchNorm2d(64), tn.ReLU(),
-              tn.MaxPool2d(3, 2, 1)]
+    layers = [
+        tn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        tn.BatchNorm2d(64),
+        tn.ReLU(),
+        tn.MaxPool2d(3, 2, 1),
+    ]
     cin = 64
     for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
@@ -394,17 +426,30 @@ def torch_model(model):
     tn = torch.nn
     torch.manual_seed(0)
     if model == "mlp":
-        net = tn.Sequential(tn.Linear(784, 512), tn.ReLU(), tn.Linear(512, 512), tn.ReLU(),
-                            tn.Linear(512, 10))
+        net = tn.Sequential(
+            tn.Linear(784, 512), tn.ReLU(), tn.Linear(512, 512), tn.ReLU(), tn.Linear(512, 10)
+        )
         opt = torch.optim.Adam(net.parameters(), 1e-3)
     elif model == "resnet18":
         net = _torch_resnet18()
         opt = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9)
     else:
         net = tn.Sequential(
-            tn.Conv2d(3, 6, 5), tn.BatchNorm2d(6), tn.ReLU(), tn.MaxPool2d(2),
-            tn.Conv2d(6, 16, 5), tn.BatchNorm2d(16), tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(),
-            tn.Linear(400, 120), tn.ReLU(), tn.Linear(120, 84), tn.ReLU(), tn.Linear(84, 10))
+            tn.Conv2d(3, 6, 5),
+            tn.BatchNorm2d(6),
+            tn.ReLU(),
+            tn.MaxPool2d(2),
+            tn.Conv2d(6, 16, 5),
+            tn.BatchNorm2d(16),
+            tn.ReLU(),
+            tn.MaxPool2d(2),
+            tn.Flatten(),
+            tn.Linear(400, 120),
+            tn.ReLU(),
+            tn.Linear(120, 84),
+            tn.ReLU(),
+            tn.Linear(84, 10),
+        )
         opt = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9)
     net.train()
 
@@ -418,12 +463,21 @@ def torch_model(model):
     return step, None
 
 
-BUILDERS = {"raw_jax": raw_jax, "jaxinit": jaxinit_model, "jaxinit_lax": jaxinit_lax_model,
-            "flax_nnx": flax_model, "flax_nnx_jit": flax_nnx_jit_model,
-            "equinox": equinox_model, "torch": torch_model}
+BUILDERS = {
+    "raw_jax": raw_jax,
+    "jaxinit": jaxinit_model,
+    "jaxinit_lax": jaxinit_lax_model,
+    "flax_nnx": flax_model,
+    "flax_nnx_jit": flax_nnx_jit_model,
+    "equinox": equinox_model,
+    "torch": torch_model,
+}
 # Contenders written for each model (ResNet-18 by hand in raw JAX and equinox: not done).
-MODELS = {"mlp": set(BUILDERS) - {"jaxinit_lax"}, "lenet": set(BUILDERS),
-          "resnet18": {"jaxinit", "jaxinit_lax", "flax_nnx", "torch"}}
+MODELS = {
+    "mlp": set(BUILDERS) - {"jaxinit_lax"},
+    "lenet": set(BUILDERS),
+    "resnet18": {"jaxinit", "jaxinit_lax", "flax_nnx", "torch"},
+}
 
 
 class Contender:
@@ -465,8 +519,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--only", default="mlp,lenet,resnet18")
     ap.add_argument("--contenders", default=",".join(BUILDERS))
-    ap.add_argument("--torch-threads", type=int, default=1,
-                    help="torch intra-op threads (2 collapses under load on 2 cores, see docs)")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (2 collapses under load on 2 cores, see docs)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.torch_threads)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
@@ -476,17 +534,21 @@ def main() -> None:
         runs = {n: [] for n in names}
         for r in range(args.repeats):
             # Interleaved, and rotated so that no contender always runs first or last.
-            for c in contenders[r % len(names):] + contenders[:r % len(names)]:
+            for c in contenders[r % len(names) :] + contenders[: r % len(names)]:
                 runs[c.name].append(c.time(args.steps))
         med = {n: statistics.median(v) for n, v in runs.items()}
 
-        print(f"\n{model}: steps/s, medians of {args.repeats} interleaved repeats x {args.steps} "
-              f"steps (load average now {os.getloadavg()[0]:.2f})")
+        print(
+            f"\n{model}: steps/s, medians of {args.repeats} interleaved repeats x {args.steps} "
+            f"steps (load average now {os.getloadavg()[0]:.2f})"
+        )
         print("| contender | steps/s | min-max | / raw JAX | / torch |\n|---|---:|---:|---:|---:|")
         for n in names:
             spread = f"{min(runs[n]):.0f}-{max(runs[n]):.0f}"
-            print(f"| {n} | {med[n]:.1f} | {spread} | "
-                  f"{paired(runs, n, 'raw_jax')} | {paired(runs, n, 'torch')} |")
+            print(
+                f"| {n} | {med[n]:.1f} | {spread} | "
+                f"{paired(runs, n, 'raw_jax')} | {paired(runs, n, 'torch')} |"
+            )
 
 
 if __name__ == "__main__":

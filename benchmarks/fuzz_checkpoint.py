@@ -76,8 +76,10 @@ def main() -> None:
                     failures += 1
                     print(f"FAIL {name} {kind}: {outcome}", file=sys.stderr)
                 counts[kind, outcome] = counts.get((kind, outcome), 0) + 1
-    print(f"{sum(counts.values()):,} damaged files in {time.perf_counter() - start:.0f} s, "
-          f"{failures} failures")
+    print(
+        f"{sum(counts.values()):,} damaged files in {time.perf_counter() - start:.0f} s, "
+        f"{failures} failures"
+    )
     for (kind, outcome), n in sorted(counts.items()):
         print(f"| {kind} | {outcome} | {n:,} |")
     sys.exit(1 if failures else 0)

@@ -141,8 +141,11 @@ def surface() -> list[Section]:
         Section("jaxinit.serialization", _summary(serialization), _names(serialization)),
         Section("jaxinit.interop", _doc(interop), _names(interop)),
         Section("jaxinit.testing", _doc(testing), _names(testing)),
-        Section("jaxinit.optim", _doc(optim), _names(optim, [n for n in optim.__all__
-                                                             if n != "lr_scheduler"])),
+        Section(
+            "jaxinit.optim",
+            _doc(optim),
+            _names(optim, [n for n in optim.__all__ if n != "lr_scheduler"]),
+        ),
         Section(
             "jaxinit.optim.Optimizer",
             "The methods every `jaxinit.optim` optimizer has.",

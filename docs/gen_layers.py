@@ -38,9 +38,18 @@ NOT_APPLICABLE: dict[str, str] = {
     **{
         name: _LAZY
         for name in (
-            "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
-            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d",
-            "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+            "LazyLinear",
+            "LazyConv1d",
+            "LazyConv2d",
+            "LazyConv3d",
+            "LazyConvTranspose1d",
+            "LazyConvTranspose2d",
+            "LazyConvTranspose3d",
+            "LazyBatchNorm1d",
+            "LazyBatchNorm2d",
+            "LazyBatchNorm3d",
+            "LazyInstanceNorm1d",
+            "LazyInstanceNorm2d",
             "LazyInstanceNorm3d",
         )
     },

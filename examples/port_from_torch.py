@@ -38,14 +38,18 @@ class TorchNet(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(3, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8),
+            torch.nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            torch.nn.BatchNorm2d(8),
             torch.nn.ReLU(inplace=True),
-            torch.nn.Conv2d(8, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16),
+            torch.nn.Conv2d(8, 16, 3, padding=1, bias=False),
+            torch.nn.BatchNorm2d(16),
             torch.nn.ReLU(inplace=True),
-            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
         )
-        self.head = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(),
-                                        torch.nn.Linear(32, 4))
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 4)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -57,9 +61,14 @@ class Net(nn.Module):
     def __init__(self, second_padding: int = 1) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
-            nn.Conv2d(8, 16, 3, padding=second_padding, bias=False), nn.BatchNorm2d(16),
-            nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(8, 16, 3, padding=second_padding, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4))
 
@@ -75,7 +84,7 @@ def train(net: Net, variables: dict, steps: int) -> tuple[dict, list[float]]:
     y = rng.integers(0, 4, size=64)
     for i, c in enumerate(y):
         r, q = divmod(int(c), 2)
-        x[i, :, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 1.0
+        x[i, :, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 1.0
     params, buffers = net.split(variables)
     tx = optax.sgd(0.1, momentum=0.9)
     opt_state = tx.init(params)
@@ -94,8 +103,9 @@ def train(net: Net, variables: dict, steps: int) -> tuple[dict, list[float]]:
     losses = []
     for i in range(steps):
         idx = np.arange(16) + 16 * (i % 4)
-        params, buffers, opt_state, loss = step(params, buffers, opt_state, jnp.asarray(x[idx]),
-                                                jnp.asarray(y[idx]))
+        params, buffers, opt_state, loss = step(
+            params, buffers, opt_state, jnp.asarray(x[idx]), jnp.asarray(y[idx])
+        )
         losses.append(float(loss))
     return net.merge(params, buffers), losses
 
@@ -123,11 +133,12 @@ def main(argv: list[str] | None = None) -> dict:
         port = Net()
         variables = load_pt(checkpoint, like=jax.eval_shape(port.init, jax.random.key(0)))
         fixed = compare(reference, port, batch, variables=variables)
-        trained_mode = compare(reference, port, batch, variables=variables, train=True,
-                               grads=True)
+        trained_mode = compare(reference, port, batch, variables=variables, train=True, grads=True)
         print(fixed.headline())
-        print(trained_mode.headline(), f"({len(trained_mode.grads)} gradients, "
-              f"{len(trained_mode.buffers)} buffers compared)")
+        print(
+            trained_mode.headline(),
+            f"({len(trained_mode.grads)} gradients, {len(trained_mode.buffers)} buffers compared)",
+        )
 
         print(f"\n3. {steps} SGD steps in JAX:")
         variables, losses = train(port, variables, steps)
@@ -145,8 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
             jax_out = np.asarray(port(restored, jnp.asarray(batch)))
         same = bool(np.allclose(torch_out, jax_out, rtol=1e-5, atol=1e-6))
         print(f"torch output == jaxinit output after training: {same}")
-    return {"report": report, "fixed": fixed, "train": trained_mode, "losses": losses,
-            "same": same}
+    return {"report": report, "fixed": fixed, "train": trained_mode, "losses": losses, "same": same}
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     def collide(name: str, place: tuple[str, ...]) -> ValueError:
         prefixes = (place[:i] for i in range(len(place), 0, -1))
         other = next((owners[q] for q in prefixes if q in owners), ".".join(place))
-        return ValueError(f"keys {other!r} and {name!r} collide: both name "
-                          f"{'.'.join(place)!r} (a dotted key and a nested one); rename one")
+        return ValueError(
+            f"keys {other!r} and {name!r} collide: both name "
+            f"{'.'.join(place)!r} (a dotted key and a nested one); rename one"
+        )
 
     for name, value in flat.items():
         *parents, leaf = name.split(".")

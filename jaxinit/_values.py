@@ -29,8 +29,10 @@ def _size(shape: tuple) -> str:
 
 def _problem(value: np.ndarray, dtype: np.dtype) -> str | None:
     if value.dtype.kind in "OUSV" and value.dtype.type.__module__ == "numpy":
-        return (f"cannot copy an array of dtype {value.dtype} (object, string or structured "
-                "values) into a numeric parameter")
+        return (
+            f"cannot copy an array of dtype {value.dtype} (object, string or structured "
+            "values) into a numeric parameter"
+        )
     if dtype.kind not in "iu" or value.size == 0 or value.dtype.kind not in "biuf":
         return None
     info = np.iinfo(dtype)
@@ -56,9 +58,11 @@ def value_error(name: str, value: np.ndarray, dtype: Any, shape: tuple) -> str |
     problem = _problem(np.asarray(value), np.dtype(dtype))
     if problem is None:
         return None
-    return (f'While copying the parameter named "{name}", whose dimensions in the model are '
-            f"{_size(shape)} and whose dimensions in the checkpoint are "
-            f"{_size(np.shape(value))}, an exception occurred : ({problem!r},).")
+    return (
+        f'While copying the parameter named "{name}", whose dimensions in the model are '
+        f"{_size(shape)} and whose dimensions in the checkpoint are "
+        f"{_size(np.shape(value))}, an exception occurred : ({problem!r},)."
+    )
 
 
 def check_metadata(metadata: Any) -> Mapping[str, Mapping[str, Any]] | None:
@@ -67,12 +71,15 @@ def check_metadata(metadata: Any) -> Mapping[str, Mapping[str, Any]] | None:
     if metadata is None:
         return None
     ok = isinstance(metadata, Mapping) and all(
-        isinstance(k, str) and isinstance(v, Mapping)
+        isinstance(k, str)
+        and isinstance(v, Mapping)
         and (v.get("version") is None or (type(v.get("version")) is int))
-        for k, v in metadata.items())
+        for k, v in metadata.items()
+    )
     if not ok:
         raise TypeError(
             f"state_dict._metadata must be a dict mapping module prefixes to dicts with an int "
             f"'version' (as torch writes it); got {type(metadata).__name__}: "
-            f"{str(metadata)[:80]!r}")
+            f"{str(metadata)[:80]!r}"
+        )
     return metadata

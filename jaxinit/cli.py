@@ -28,8 +28,14 @@ import numpy as np
 
 from jaxinit import serialization
 
-FORMATS = {".msgpack": "jaxinit", ".jaxinit": "jaxinit", ".pt": "torch", ".pth": "torch",
-           ".bin": "torch", ".safetensors": "safetensors"}
+FORMATS = {
+    ".msgpack": "jaxinit",
+    ".jaxinit": "jaxinit",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".bin": "torch",
+    ".safetensors": "safetensors",
+}
 PROGRESS_MIN_BYTES = 64 << 20  # smaller files are read and written without a bar
 
 
@@ -88,8 +94,14 @@ def entries(path: str) -> list[Entry]:
                 rows.append(Entry(name, None, type(data).__name__, value=data))
             else:
                 struct = shapes[data]
-                rows.append(Entry(name, tuple(struct.shape), np.dtype(struct.dtype).name,
-                                  data if kind == "alias" else None))
+                rows.append(
+                    Entry(
+                        name,
+                        tuple(struct.shape),
+                        np.dtype(struct.dtype).name,
+                        data if kind == "alias" else None,
+                    )
+                )
         return rows
     if fmt == "safetensors":
         from jaxinit.interop import safetensors
@@ -97,8 +109,11 @@ def entries(path: str) -> list[Entry]:
         header, aliases = safetensors.read_header(path)
         rows = [Entry(name, shape, dtype, aliases.get(name)) for name, shape, dtype in header]
         by_name = {row.name: row for row in rows}
-        return rows + [Entry(a, by_name[s].shape, by_name[s].dtype, s)
-                       for a, s in aliases.items() if s in by_name and a not in by_name]
+        return rows + [
+            Entry(a, by_name[s].shape, by_name[s].dtype, s)
+            for a, s in aliases.items()
+            if s in by_name and a not in by_name
+        ]
     if fmt == "torch":
         from jaxinit.interop import torch as interop_torch
 
@@ -108,8 +123,17 @@ def entries(path: str) -> list[Entry]:
 
         def key(t: Any) -> Any:  # (sparse and meta tensors have no storage to share)
             plain = t.numel() and t.layout == torch.strided and not t.is_meta
-            return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                    t.stride(), t.dtype) if plain else id(t)
+            return (
+                (
+                    t.untyped_storage().data_ptr(),
+                    t.storage_offset(),
+                    tuple(t.shape),
+                    t.stride(),
+                    t.dtype,
+                )
+                if plain
+                else id(t)
+            )
 
         def dtype(t: Any) -> str:
             return str(t.dtype).removeprefix("torch.")
@@ -155,8 +179,9 @@ def _kind(path: str) -> str:
 def _disk_bytes(path: str) -> int:
     if not os.path.isdir(path):
         return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path)
-               for f in files)
+    return sum(
+        os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files
+    )
 
 
 def inspect(path: str) -> str:
@@ -179,13 +204,17 @@ def inspect(path: str) -> str:
         table.append((row.name, str(row.shape), row.dtype, f"{count:,}"))
     table = [tuple(printable(cell) for cell in row) for row in table]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
-             for r in table]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+        for r in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     tied = f" (+{ties} tied name{'s' if ties != 1 else ''})" if ties else ""
-    lines.append(f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
-                 f"{nbytes:,} bytes of data ({_human(nbytes)}); {_kind(path)} "
-                 f"{_disk_bytes(path):,} bytes")
+    lines.append(
+        f"{arrays} arrays{tied}, {numel:,} elements (parameters and buffers), "
+        f"{nbytes:,} bytes of data ({_human(nbytes)}); {_kind(path)} "
+        f"{_disk_bytes(path):,} bytes"
+    )
     return "\n".join(lines)
 
 
@@ -211,8 +240,14 @@ class Progress:
             except ImportError:
                 self.bar = False
             else:
-                self.bar = tqdm.tqdm(total=total, desc=self.label, unit="B", unit_scale=True,
-                                     unit_divisor=1024, file=self.stream)
+                self.bar = tqdm.tqdm(
+                    total=total,
+                    desc=self.label,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    file=self.stream,
+                )
         if self.bar:
             self.bar.update(done - self.bar.n)
             return
@@ -220,8 +255,10 @@ class Progress:
         if percent != self.shown:
             self.shown = percent
             filled = percent * 30 // 100
-            self.stream.write(f"\r{self.label}: [{'#' * filled}{'.' * (30 - filled)}] "
-                              f"{percent:3d}% {done / 2**20:,.0f}/{total / 2**20:,.0f} MiB")
+            self.stream.write(
+                f"\r{self.label}: [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{percent:3d}% {done / 2**20:,.0f}/{total / 2**20:,.0f} MiB"
+            )
             self.stream.flush()
 
     def close(self) -> None:
@@ -277,8 +314,10 @@ def _convert_sharded(src: str, dst: str, progress: bool) -> str:
 
     src_fmt, dst_fmt = _format(src), _format(dst)
     if src_fmt == dst_fmt:
-        raise ValueError("both sides are sharded checkpoints: use jaxinit.load_sharded and "
-                         "save_sharded to reshard")
+        raise ValueError(
+            "both sides are sharded checkpoints: use jaxinit.load_sharded and "
+            "save_sharded to reshard"
+        )
     if src_fmt == "sharded":
         tree, lazies = sharded_convert.lazy_tree(src)
         total = sum(a.nbytes for a in lazies)
@@ -295,8 +334,10 @@ def _convert_sharded(src: str, dst: str, progress: bool) -> str:
             bar.close()
         read_count = sum(a.reads for a in lazies)
         if any(a.reads != 1 for a in lazies):
-            raise ValueError(f"converting {src}: arrays were not each read once ({read_count} "
-                             f"reads of {len(lazies)} arrays)")
+            raise ValueError(
+                f"converting {src}: arrays were not each read once ({read_count} "
+                f"reads of {len(lazies)} arrays)"
+            )
         read_count, nbytes = len(lazies), total
     else:
         bar = Progress(f"reading {os.path.basename(src)}", progress)
@@ -304,16 +345,20 @@ def _convert_sharded(src: str, dst: str, progress: bool) -> str:
             tree = read(src, bar)
         finally:
             bar.close()
-        arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
-                  if isinstance(leaf, np.ndarray)}
+        arrays = {
+            id(leaf): leaf for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray)
+        }
         read_count, nbytes = len(arrays), sum(a.nbytes for a in arrays.values())
         sharded.save_sharded(dst, tree)
     written = _count_arrays(dst)
     if written != read_count:
-        raise ValueError(f"converting {src} -> {dst}: read {read_count} arrays but {dst} holds "
-                         f"{written}")
-    return (f"converted {src} ({src_fmt}) -> {dst} ({dst_fmt}): {read_count} arrays read, "
-            f"{written} written, {_human(nbytes)}")
+        raise ValueError(
+            f"converting {src} -> {dst}: read {read_count} arrays but {dst} holds {written}"
+        )
+    return (
+        f"converted {src} ({src_fmt}) -> {dst} ({dst_fmt}): {read_count} arrays read, "
+        f"{written} written, {_human(nbytes)}"
+    )
 
 
 def _rebuild(tree: Any, fn: Any) -> Any:
@@ -323,8 +368,9 @@ def _rebuild(tree: Any, fn: Any) -> Any:
 
 
 def _count_names(tree: Any) -> int:  # numpy scalars are records (shape ()) like arrays
-    return sum(1 for _, leaf in serialization._walk(tree)
-               if isinstance(leaf, (np.ndarray, np.generic)))
+    return sum(
+        1 for _, leaf in serialization._walk(tree) if isinstance(leaf, (np.ndarray, np.generic))
+    )
 
 
 def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = False) -> str:
@@ -348,16 +394,21 @@ def convert(src: str, dst: str, *, progress: bool = True, unverified: bool = Fal
         write(tree, dst, bar)
     finally:
         bar.close()
-    arrays = {id(leaf): leaf for _, leaf in serialization._walk(tree)
-              if isinstance(leaf, np.ndarray)}
+    arrays = {
+        id(leaf): leaf for _, leaf in serialization._walk(tree) if isinstance(leaf, np.ndarray)
+    }
     nbytes = sum(a.nbytes for a in arrays.values())
     read_names = _count_names(tree)
     written = sum(1 for row in entries(dst) if row.shape is not None)
     if written != read_names:
-        raise ValueError(f"{dst!r}: read {read_names} named arrays from {src!r} but the written "
-                         f"file lists {written}: the conversion lost data; do not use {dst!r}")
-    return (f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): read {read_names} "
-            f"named arrays, wrote {written} ({len(arrays)} distinct), {_human(nbytes)}")
+        raise ValueError(
+            f"{dst!r}: read {read_names} named arrays from {src!r} but the written "
+            f"file lists {written}: the conversion lost data; do not use {dst!r}"
+        )
+    return (
+        f"converted {src} ({_format(src)}) -> {dst} ({_format(dst)}): read {read_names} "
+        f"named arrays, wrote {written} ({len(arrays)} distinct), {_human(nbytes)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,18 +421,24 @@ def main(argv: list[str] | None = None) -> int:
         $ jaxinit port torchvision.models:resnet18 --input 2x3x64x64 -o resnet18.py
     """
     parser = argparse.ArgumentParser(
-        prog="jaxinit", description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
-        "torch .pt, safetensors).")
+        prog="jaxinit",
+        description="Inspect and convert checkpoints (jaxinit/flax msgpack, "
+        "torch .pt, safetensors).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     p_inspect = commands.add_parser("inspect", help="list names, shapes, dtypes and sizes")
     p_inspect.add_argument("file")
-    p_convert = commands.add_parser("convert", help="convert between formats (by extension: "
-                                    f"{', '.join(FORMATS)})")
+    p_convert = commands.add_parser(
+        "convert", help=f"convert between formats (by extension: {', '.join(FORMATS)})"
+    )
     p_convert.add_argument("src")
     p_convert.add_argument("dst")
     p_convert.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p_convert.add_argument("--unverified", action="store_true",
-                           help="also read msgpack files without jaxinit checksums (flax's)")
+    p_convert.add_argument(
+        "--unverified",
+        action="store_true",
+        help="also read msgpack files without jaxinit checksums (flax's)",
+    )
     from jaxinit.porting import cli as port_cli
 
     port_cli.add_parser(commands)
@@ -405,15 +462,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "inspect":
                 report = inspect(args.file)
             else:
-                report = convert(args.src, args.dst, progress=not args.no_progress,
-                                 unverified=args.unverified)
-        except (serialization.CheckpointError, OSError, ImportError, TypeError,
-                ValueError) as err:
+                report = convert(
+                    args.src, args.dst, progress=not args.no_progress, unverified=args.unverified
+                )
+        except (serialization.CheckpointError, OSError, ImportError, TypeError, ValueError) as err:
             print(f"jaxinit: error: {_one_line(str(err))}", file=sys.stderr)
             return 1
         except Exception as err:  # anything else from a hostile file: one line, no traceback
-            print(f"jaxinit: error: {type(err).__name__}: {_one_line(str(err))}",
-                  file=sys.stderr)
+            print(f"jaxinit: error: {type(err).__name__}: {_one_line(str(err))}", file=sys.stderr)
             return 1
     for warning in dict.fromkeys(_one_line(str(w.message)) for w in caught):
         print(f"jaxinit: warning: {warning}", file=sys.stderr)

@@ -18,10 +18,14 @@ def cases() -> dict[str, object]:
         "tuple_root": (np.ones(2, ml_dtypes.bfloat16), [1, 2.5, "x", None], (np.int8(-4),)),
         "scalar": np.float32(1.5),
         "empty": {},
-        "dtypes": {"bf": np.arange(3, dtype=ml_dtypes.bfloat16),
-                   "i": np.array([-7, 9], np.int32),
-                   "f8": np.array([0.5, -2.0], ml_dtypes.float8_e4m3fn),
-                   "u": np.array([1, 255], np.uint8), "c": 1 + 2j, "b": b"\x00\xff"},
+        "dtypes": {
+            "bf": np.arange(3, dtype=ml_dtypes.bfloat16),
+            "i": np.array([-7, 9], np.int32),
+            "f8": np.array([0.5, -2.0], ml_dtypes.float8_e4m3fn),
+            "u": np.array([1, 255], np.uint8),
+            "c": 1 + 2j,
+            "b": b"\x00\xff",
+        },
     }
 
 
@@ -37,8 +41,12 @@ def same(a: object, b: object) -> bool:
         if not (hasattr(a, "dtype") and hasattr(b, "dtype")):
             return False
         x, y = np.asarray(a), np.asarray(b)
-        return (x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-                and isinstance(a, np.generic) == isinstance(b, np.generic))
+        return (
+            x.dtype == y.dtype
+            and x.shape == y.shape
+            and x.tobytes() == y.tobytes()
+            and isinstance(a, np.generic) == isinstance(b, np.generic)
+        )
     return type(a) is type(b) and a == b
 
 
@@ -78,9 +86,13 @@ def mutation_strategy():
     set to a value, a truncation, or a range replaced, duplicated or deleted)."""
     from hypothesis import strategies as st
 
-    return st.tuples(st.sampled_from(["byte", "truncate", "replace", "duplicate", "delete"]),
-                     st.floats(0, 1, exclude_max=True), st.integers(0, 255),
-                     st.integers(0, 12), st.binary(max_size=12))
+    return st.tuples(
+        st.sampled_from(["byte", "truncate", "replace", "duplicate", "delete"]),
+        st.floats(0, 1, exclude_max=True),
+        st.integers(0, 255),
+        st.integers(0, 12),
+        st.binary(max_size=12),
+    )
 
 
 def mutate(data: bytes, mutation: tuple) -> bytes:

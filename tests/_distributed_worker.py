@@ -25,8 +25,10 @@ def dump(variables, net, path):
     for name, leaf in net.named_parameters(variables):
         assert not leaf.is_fully_addressable  # spans both processes
         for shard in leaf.addressable_shards:
-            index = ",".join(f"{s.start or 0}:{s.stop if s.stop is not None else d}"
-                             for s, d in zip(shard.index, leaf.shape))
+            index = ",".join(
+                f"{s.start or 0}:{s.stop if s.stop is not None else d}"
+                for s, d in zip(shard.index, leaf.shape)
+            )
             shards[f"{name}|{index}"] = np.asarray(shard.data)
     np.savez(path, **shards)
 
@@ -37,8 +39,9 @@ def main(coordinator: str, pid: int, out_dir: str, ckpt: str) -> None:
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, num_processes=2, process_id=pid,
-                               initialization_timeout=60)
+    jax.distributed.initialize(
+        coordinator, num_processes=2, process_id=pid, initialization_timeout=60
+    )
     import numpy as np
     from jax.sharding import Mesh, NamedSharding
     from jax.sharding import PartitionSpec as P
@@ -49,8 +52,12 @@ def main(coordinator: str, pid: int, out_dir: str, ckpt: str) -> None:
     devices = np.array(jax.devices())
     old = Mesh(devices.reshape(4, 2), ("data", "model"))
     net = model()
-    variables = net.init(jax.random.key(7), sharding=lambda name, decl: NamedSharding(
-        old, P("data", "model") if len(decl.shape) == 2 else P("data")))
+    variables = net.init(
+        jax.random.key(7),
+        sharding=lambda name, decl: NamedSharding(
+            old, P("data", "model") if len(decl.shape) == 2 else P("data")
+        ),
+    )
     dump(variables, net, os.path.join(out_dir, f"init_{pid}.npz"))
     torch_init = net.init(jaxinit.TorchGenerator(5), sharding=NamedSharding(old, P("data")))
     dump(torch_init, net, os.path.join(out_dir, f"torch_{pid}.npz"))
@@ -58,8 +65,14 @@ def main(coordinator: str, pid: int, out_dir: str, ckpt: str) -> None:
     jaxinit.save_sharded(ckpt, variables)
     jaxinit.save_sharded(ckpt, variables, overwrite=True)  # the swap, synchronised across processes
     new = Mesh(devices.reshape(2, 4), ("x", "y"))
-    like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=NamedSharding(
-        new, P("y", "x") if x.ndim == 2 else P(("x", "y")))), variables)
+    like = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(
+            x.shape,
+            x.dtype,
+            sharding=NamedSharding(new, P("y", "x") if x.ndim == 2 else P(("x", "y"))),
+        ),
+        variables,
+    )
     loaded = jaxinit.load_sharded(ckpt, like=like)
     dump(loaded, net, os.path.join(out_dir, f"load_{pid}.npz"))
     print(f"worker {pid} done", flush=True)

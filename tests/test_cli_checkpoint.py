@@ -14,8 +14,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "jaxinit.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxinit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def test_damaged_fifo_and_list_valued_aliases_give_one_line_errors(tmp_path, capsys):
@@ -81,6 +86,7 @@ def test_warnings_never_split_the_one_line_report(tmp_path, capsys, monkeypatch)
             if fail:
                 raise ValueError("bad\nfile")
             return real(p)
+
         return entries
 
     monkeypatch.setattr(cli, "entries", warn_then(True))

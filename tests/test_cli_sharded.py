@@ -16,10 +16,15 @@ from jaxinit.serialization import sharded, sharded_convert
 @pytest.fixture
 def ckpt(tmp_path):
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("a", "b"))
-    w = jax.device_put(jnp.arange(32 * 8, dtype=jnp.float32).reshape(32, 8),
-                       jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("a", "b")))
-    tree = {"enc": {"weight": w, "bias": jnp.arange(8, dtype=jnp.bfloat16)},
-            "dec": {"weight": w}, "bn": {"num_batches_tracked": np.array(3, np.int64)}}
+    w = jax.device_put(
+        jnp.arange(32 * 8, dtype=jnp.float32).reshape(32, 8),
+        jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("a", "b")),
+    )
+    tree = {
+        "enc": {"weight": w, "bias": jnp.arange(8, dtype=jnp.bfloat16)},
+        "dec": {"weight": w},
+        "bn": {"num_batches_tracked": np.array(3, np.int64)},
+    }
     jaxinit.save_sharded(tmp_path / "ck", tree)
     return tmp_path / "ck", tree
 
@@ -67,7 +72,6 @@ def test_lost_array_is_an_error(ckpt, tmp_path, monkeypatch):
 
 class _Tracked(np.ndarray):
     """A restored array whose lifetime is observed (numpy subclasses take weak references)."""
-
 
 
 @pytest.mark.parametrize("ext", [".msgpack", ".safetensors"])

@@ -32,9 +32,16 @@ def test_two_processes_init_their_shards_bitwise_and_save_load_resharded(tmp_pat
     coordinator = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     env.pop("XLA_FLAGS", None)
-    procs = [subprocess.Popen([sys.executable, WORKER, coordinator, str(i), str(tmp_path),
-                               str(tmp_path / "ckpt")], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, coordinator, str(i), str(tmp_path), str(tmp_path / "ckpt")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     deadline = time.monotonic() + TIMEOUT_S
     outputs = []
     try:
@@ -62,15 +69,17 @@ def test_two_processes_init_their_shards_bitwise_and_save_load_resharded(tmp_pat
             for key, value in shards.items():
                 name, index = key.split("|")
                 region = tuple(slice(*map(int, part.split(":"))) for part in index.split(","))
-                np.testing.assert_array_equal(value, np.asarray(plain[name])[region],
-                                              err_msg=f"{stage} {key}")
+                np.testing.assert_array_equal(
+                    value, np.asarray(plain[name])[region], err_msg=f"{stage} {key}"
+                )
                 assert value.size < np.size(plain[name])  # no process holds a whole variable
                 covered[name][region] = True
         assert all(c.all() for c in covered.values()), stage  # together: every element
         # each process held only its own devices' shards: 4 of the 8 for a 2-D weight
         # (torch stage: P("data") replicated over "model", so 2 distinct blocks per process)
         assert sum(k.startswith("0.weight|") for k in per_process[0]) == (
-            2 if stage == "torch" else 4)
+            2 if stage == "torch" else 4
+        )
 
 
 def test_sharded_init_program_holds_only_its_shard_per_device():
@@ -88,8 +97,9 @@ def test_sharded_init_program_holds_only_its_shard_per_device():
     decl = plan_of(nn.Linear(1024, 2048)).entries["weight"]
     full = decl.size * 4
     with jax.threefry_partitionable(True):
-        sampler = _initialize._sampler(decl.init, decl.shape, decl.dtype,
-                                       NamedSharding(mesh, P("data", "model")))
+        sampler = _initialize._sampler(
+            decl.init, decl.shape, decl.dtype, NamedSharding(mesh, P("data", "model"))
+        )
         memory = sampler.lower(jax.random.key(0), np.uint32(1)).compile().memory_analysis()
     assert memory.output_size_in_bytes == full // 8
     assert memory.temp_size_in_bytes < full // 64

@@ -154,7 +154,8 @@ def test_port_from_torch_finds_the_planted_padding_and_round_trips(capsys):
     assert result["report"].first_mismatch == "features.3"
     assert out.splitlines()[1] == (
         "jaxinit.testing.compare: MISMATCH, first at features.3: padding differs "
-        "(torch (1, 1), jaxinit (0, 0))")
+        "(torch (1, 1), jaxinit (0, 0))"
+    )
     assert result["fixed"].ok and result["train"].ok
     assert len(result["train"].grads) == 10 and len(result["train"].buffers) == 6
     assert result["losses"][-1] < result["losses"][0]

@@ -1,6 +1,5 @@
 """jaxinit.serialization: save/load round trips, the flax msgpack format (byte for byte), ties."""
 
-
 import collections
 import os
 

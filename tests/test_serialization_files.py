@@ -1,6 +1,5 @@
 """jaxinit.serialization.files: atomic writes, targets, special files."""
 
-
 import errno
 import os
 import stat
@@ -105,15 +104,21 @@ def test_save_through_a_symlink_replaces_its_target(tmp_path):
 
 
 def _run(script, timeout=60):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def test_fifo_directory_and_device_fail_at_once(tmp_path):
     """In a subprocess with a timeout: a FIFO with no writer must not block the load."""
     fifo = tmp_path / "pipe.msgpack"
     os.mkfifo(fifo)
-    proc = _run(f"""
+    proc = _run(
+        f"""
         import jaxinit
         for target, kind in [({str(fifo)!r}, "FIFO"), ({str(tmp_path)!r}, "directory"),
                              ("/dev/zero", "character device")]:
@@ -124,7 +129,9 @@ def test_fifo_directory_and_device_fail_at_once(tmp_path):
             else:
                 raise SystemExit("no error for " + target)
         print("ok")
-    """, timeout=120)
+    """,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 

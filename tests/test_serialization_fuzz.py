@@ -43,13 +43,20 @@ def check(files, name, data):
     assert data == original or same(got, expected), (name, data)
 
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(CASES)), where=st.floats(0, 1, exclude_max=True),
-       value=st.integers(0, 255))
+@given(
+    name=st.sampled_from(sorted(CASES)),
+    where=st.floats(0, 1, exclude_max=True),
+    value=st.integers(0, 255),
+)
 def test_single_byte_changes(files, name, where, value):
     data = bytearray(files[0][name][0])
     data[int(where * len(data))] = value
@@ -64,8 +71,13 @@ def test_truncations(files, name, where):
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(CASES)), start=st.floats(0, 1), length=st.integers(0, 12),
-       insert=st.binary(max_size=12), how=st.sampled_from(["replace", "duplicate", "delete"]))
+@given(
+    name=st.sampled_from(sorted(CASES)),
+    start=st.floats(0, 1),
+    length=st.integers(0, 12),
+    insert=st.binary(max_size=12),
+    how=st.sampled_from(["replace", "duplicate", "delete"]),
+)
 def test_structured_mutations(files, name, start, length, insert, how):
     data = files[0][name][0]
     i = int(start * len(data))
@@ -99,15 +111,22 @@ def safetensors_file(tmp_path_factory):
 
     path = str(tmp_path_factory.mktemp("fuzz_st") / "m.safetensors")
     w = np.arange(6, dtype=np.float32).reshape(2, 3)
-    save_safetensors({"enc": {"weight": w, "bias": jnp.ones(3, jnp.bfloat16)},
-                      "head": {"weight": w}, "n": np.array(7, np.int64)}, path)
+    save_safetensors(
+        {
+            "enc": {"weight": w, "bias": jnp.ones(3, jnp.bfloat16)},
+            "head": {"weight": w},
+            "n": np.array(7, np.int64),
+        },
+        path,
+    )
     return path, open(path, "rb").read()
 
 
 @FUZZ
 @given(mutation=mutation_strategy())
 def test_safetensors_reader_raises_checkpoint_error_or_reads_what_the_header_says(
-        safetensors_file, mutation):
+    safetensors_file, mutation
+):
     from jaxinit.interop.safetensors import read_header, read_host
     from jaxinit.serialization.paths import dotted, walk
 

@@ -1,6 +1,5 @@
 """jaxinit.serialization.parse/verify: corrupt, crafted and foreign files."""
 
-
 import os
 import zlib
 
@@ -46,8 +45,15 @@ def test_flipped_byte_in_structure_is_reported(path):
 
 def test_any_flipped_bit_is_reported(path):
     """Every single-bit flip, anywhere in the file (data, keys, shapes, metadata), raises."""
-    save({"a": jnp.arange(6.0), "b": {"c": [1, 2.5, "x"]}, "d": jnp.ones((2, 3), jnp.bfloat16),
-          "t": (np.int32(3),)}, path)
+    save(
+        {
+            "a": jnp.arange(6.0),
+            "b": {"c": [1, 2.5, "x"]},
+            "d": jnp.ones((2, 3), jnp.bfloat16),
+            "t": (np.int32(3),),
+        },
+        path,
+    )
     data = open(path, "rb").read()
     for offset in range(len(data)):
         for bit in (0x01, 0x80):
@@ -141,8 +147,9 @@ def test_records_nested_in_shapes_and_deep_nesting_are_bounded(path):
     """The depth limit is global: a record inside a shape field, or 10k nested maps, is an error
     (never RecursionError)."""
     inner = msgpack.ExtType(1, msgpack.packb(([1], "float32", b"\0" * 4)))
-    open(path, "wb").write(msgpack.packb({"a": msgpack.ExtType(1, msgpack.packb(
-        ([inner], "float32", b"")))}))
+    open(path, "wb").write(
+        msgpack.packb({"a": msgpack.ExtType(1, msgpack.packb(([inner], "float32", b"")))})
+    )
     with pytest.raises(CheckpointError, match="bad shape"):
         load(path, verify=False)
     open(path, "wb").write(b"\x81\xa1a" * 10_000 + b"\xc0")
@@ -192,12 +199,23 @@ def test_save_refuses_what_load_cannot_read(path):
 def test_version_1_files_still_load(path):
     """A version-1 file (structure checksum before __jaxinit__ only), as jaxinit 1 wrote it."""
     w = np.arange(4, dtype=np.float32)
-    body = b"\x82" + msgpack.packb("w") + msgpack.packb(msgpack.ExtType(1, msgpack.packb(
-        ((4,), "float32", w.tobytes()))), use_bin_type=True)
+    body = (
+        b"\x82"
+        + msgpack.packb("w")
+        + msgpack.packb(
+            msgpack.ExtType(1, msgpack.packb(((4,), "float32", w.tobytes()))), use_bin_type=True
+        )
+    )
     data_at = body.index(w.tobytes())
     structure = zlib.crc32(body[data_at + 16 :], zlib.crc32(body[:data_at]))
-    meta = {"format": "jaxinit", "version": 1, "root": "tree", "sequences": [],
-            "crc32": [zlib.crc32(w.tobytes())], "structure_crc32": structure}
+    meta = {
+        "format": "jaxinit",
+        "version": 1,
+        "root": "tree",
+        "sequences": [],
+        "crc32": [zlib.crc32(w.tobytes())],
+        "structure_crc32": structure,
+    }
     open(path, "wb").write(body + msgpack.packb("__jaxinit__") + msgpack.packb(meta))
     assert bits(load(path)["w"]) == bits(w)
     damaged = bytearray(open(path, "rb").read())
@@ -221,8 +239,10 @@ def test_version_2_files_still_load(path):
     got = load(path)
     assert bits(got["w"]) == bits(tree["w"]) and got["t"] == (3, "s")
     clean = open(path, "rb").read()
-    for at, match in ((clean.index(np.float32(2).tobytes()), r"crc32 mismatch"),
-                      (clean.index(b"\xa1t") + 1, "keys, shapes, dtypes")):
+    for at, match in (
+        (clean.index(np.float32(2).tobytes()), r"crc32 mismatch"),
+        (clean.index(b"\xa1t") + 1, "keys, shapes, dtypes"),
+    ):
         damaged = bytearray(clean)
         damaged[at] ^= 1
         open(path, "wb").write(bytes(damaged))

@@ -1,7 +1,6 @@
 """jaxinit.serialization.place: devices and shardings; the safetensors interop and torch-less
 behaviour of jaxinit.interop (torch cross-checks are in tests/torch/test_interop_torch.py)."""
 
-
 import os
 import subprocess
 import sys
@@ -170,9 +169,17 @@ def test_checksums_cover_every_record(path):
 def test_safetensors_float8_and_every_written_dtype_round_trip(tmp_path):
     from jaxinit.interop.safetensors import read_host, save_safetensors
 
-    arrays = {name: np.arange(-3, 5).astype(getattr(ml_dtypes, name))
-              for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
-                           "float8_e5m2fnuz", "float8_e8m0fnu")}
+    arrays = {
+        name: np.arange(-3, 5).astype(getattr(ml_dtypes, name))
+        for name in (
+            "bfloat16",
+            "float8_e4m3fn",
+            "float8_e5m2",
+            "float8_e4m3fnuz",
+            "float8_e5m2fnuz",
+            "float8_e8m0fnu",
+        )
+    }
     arrays["i64"] = np.array([2**40, -1], np.int64)
     path = tmp_path / "f8.safetensors"
     save_safetensors(arrays, path)
@@ -194,12 +201,18 @@ def test_safetensors_collisions_and_metadata_never_override(tmp_path):
     with pytest.raises(ValueError, match="collide"):
         save_safetensors({"a.b": jnp.ones(2), "a": {"b": jnp.ones(2)}}, path)
     aliases = json.dumps({"x": "y"})
-    save_file({"x": np.ones(2, np.float32), "y": np.zeros(2, np.float32)}, str(path),
-              metadata={"jaxinit.aliases": aliases})
+    save_file(
+        {"x": np.ones(2, np.float32), "y": np.zeros(2, np.float32)},
+        str(path),
+        metadata={"jaxinit.aliases": aliases},
+    )
     with pytest.raises(CheckpointError, match="different tensor 'x'"):
         load_safetensors(path)
-    save_file({"y": np.zeros(2, np.float32)}, str(path),
-              metadata={"jaxinit.aliases": json.dumps(["x", "y"])})
+    save_file(
+        {"y": np.zeros(2, np.float32)},
+        str(path),
+        metadata={"jaxinit.aliases": json.dumps(["x", "y"])},
+    )
     with pytest.raises(CheckpointError, match="not a JSON object"):
         load_safetensors(path)
 
@@ -209,8 +222,11 @@ def test_many_small_arrays_are_placed_as_jax_device_put_places_them():
     device, sharding, committed flag, dtype, shape and values."""
     from jaxinit.serialization.place import _put_all
 
-    hosts = [(np.arange(i % 7 + 1) % 3).astype(d)
-             for i in range(40) for d in (np.float32, np.int32, np.bool_, ml_dtypes.bfloat16)]
+    hosts = [
+        (np.arange(i % 7 + 1) % 3).astype(d)
+        for i in range(40)
+        for d in (np.float32, np.int32, np.bool_, ml_dtypes.bfloat16)
+    ]
     ours, theirs = _put_all(hosts), jax.device_put(hosts)
     for x, y, h in zip(ours, theirs, hosts):
         assert (x.aval, x.sharding, x.committed) == (y.aval, y.sharding, y.committed)

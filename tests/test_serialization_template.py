@@ -1,6 +1,5 @@
 """jaxinit.serialization.template: loading into a model (names, shapes, dtypes vs like=)."""
 
-
 import os
 
 import jax

@@ -26,11 +26,16 @@ def meshes():
 
 
 def _tree(mesh):
-    w = jax.device_put(jnp.arange(64 * 32, dtype=jnp.float32).reshape(64, 32),
-                       NamedSharding(mesh, P("data", "model")))
-    return {"enc": {"weight": w, "bias": jnp.arange(5, dtype=jnp.bfloat16)},
-            "head": {"weight": w},  # a tie: the same array object
-            "steps": [np.arange(3, dtype=np.int32), 7, "adam"], "pair": (1.5, None, True)}
+    w = jax.device_put(
+        jnp.arange(64 * 32, dtype=jnp.float32).reshape(64, 32),
+        NamedSharding(mesh, P("data", "model")),
+    )
+    return {
+        "enc": {"weight": w, "bias": jnp.arange(5, dtype=jnp.bfloat16)},
+        "head": {"weight": w},  # a tie: the same array object
+        "steps": [np.arange(3, dtype=np.int32), 7, "adam"],
+        "pair": (1.5, None, True),
+    }
 
 
 def test_round_trip_keeps_structure_values_dtypes_and_ties(tmp_path, meshes):
@@ -46,8 +51,7 @@ def test_round_trip_keeps_structure_values_dtypes_and_ties(tmp_path, meshes):
     # dotted torch names are orbax's keys; the tie is stored once
     from jaxinit.serialization import sharded
 
-    stored = sharded._checkpointer().metadata(
-        str(tmp_path / "ck")).item_metadata["arrays"].tree
+    stored = sharded._checkpointer().metadata(str(tmp_path / "ck")).item_metadata["arrays"].tree
     assert sorted(stored) == ["enc.bias", "enc.weight", "steps.0"]
 
 
@@ -55,12 +59,18 @@ def test_restore_onto_another_mesh_and_one_device(tmp_path, meshes):
     old, new = meshes
     net = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 16))
     key = jax.random.key(3)
-    variables = net.init(key, sharding=lambda n, d: NamedSharding(
-        old, P("data", "model") if len(d.shape) == 2 else P("data")))
+    variables = net.init(
+        key,
+        sharding=lambda n, d: NamedSharding(
+            old, P("data", "model") if len(d.shape) == 2 else P("data")
+        ),
+    )
     jaxinit.save_sharded(tmp_path / "ck", variables)
     spec = NamedSharding(new, P("y", "x"))
-    like = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=spec
-                                                       if x.ndim == 2 else None), variables)
+    like = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=spec if x.ndim == 2 else None),
+        variables,
+    )
     back = jaxinit.load_sharded(tmp_path / "ck", like=like)
     plain = net.init(key)
     for (name, got), (_, want) in zip(net.named_parameters(back), net.named_parameters(plain)):
@@ -68,31 +78,37 @@ def test_restore_onto_another_mesh_and_one_device(tmp_path, meshes):
     assert back["0"]["weight"].sharding == spec
     assert back["0"]["weight"].addressable_shards[0].data.shape == (16, 16)
     assert back["0"]["bias"].sharding.device_set == {jax.local_devices()[0]}
-    one = jaxinit.load_sharded(tmp_path / "ck", sharding=jax.sharding.SingleDeviceSharding(
-        jax.devices()[5]))
+    one = jaxinit.load_sharded(
+        tmp_path / "ck", sharding=jax.sharding.SingleDeviceSharding(jax.devices()[5])
+    )
     assert one["2"]["weight"].devices() == {jax.devices()[5]}
 
 
 def test_template_errors_in_torch_format_and_strict_false(tmp_path):
     jaxinit.save_sharded(tmp_path / "ck", {"a": {"weight": jnp.ones((2, 3))}, "b": jnp.ones(4)})
-    like = {"a": {"weight": jax.ShapeDtypeStruct((3, 3), jnp.float32)},
-            "c": jax.ShapeDtypeStruct((4,), jnp.float32)}
+    like = {
+        "a": {"weight": jax.ShapeDtypeStruct((3, 3), jnp.float32)},
+        "c": jax.ShapeDtypeStruct((4,), jnp.float32),
+    }
     with pytest.raises(CheckpointError) as err:
         jaxinit.load_sharded(tmp_path / "ck", like=like)
     msg = str(err.value)
     assert "Error(s) in loading state_dict from" in msg
     assert 'Missing key(s) in state_dict: "c". ' in msg
     assert 'Unexpected key(s) in state_dict: "b". ' in msg
-    assert ("size mismatch for a.weight: copying a param with shape (2, 3) from checkpoint, the "
-            "shape in current model is (3, 3).") in msg
+    assert (
+        "size mismatch for a.weight: copying a param with shape (2, 3) from checkpoint, the "
+        "shape in current model is (3, 3)."
+    ) in msg
     like["a"]["weight"] = jax.ShapeDtypeStruct((2, 3), jnp.float32)
     fallback = jnp.zeros(4)
     like["c"] = fallback
     tree, keys = jaxinit.load_sharded(tmp_path / "ck", like=like, strict=False)
     assert keys.missing_keys == ["c"] and keys.unexpected_keys == ["b"]
     assert tree["c"] is fallback and tree["a"]["weight"].shape == (2, 3)
-    flat = jaxinit.load_sharded(tmp_path / "ck", like={"a.weight": jnp.zeros((2, 3)),
-                                                       "b": jnp.zeros(4)})
+    flat = jaxinit.load_sharded(
+        tmp_path / "ck", like={"a.weight": jnp.zeros((2, 3)), "b": jnp.zeros(4)}
+    )
     np.testing.assert_array_equal(flat["a.weight"], np.ones((2, 3)))  # flat names fit nested
 
 
@@ -142,8 +158,12 @@ WRITER = textwrap.dedent("""
 def test_killed_writer_leaves_previous_checkpoint_intact(tmp_path):
     target = tmp_path / "ck"
     jaxinit.save_sharded(target, {"w": jnp.arange(6.0)})
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)],
-                            stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 60

@@ -27,20 +27,25 @@ def test_out_of_range_int_is_refused_in_torch_format(bn):
     net, v = bn
     with pytest.raises(RuntimeError) as info:
         net.load_state_dict(v, state(net, v, num_batches_tracked=np.array(2**40, np.int64)))
-    assert ('While copying the parameter named "num_batches_tracked", whose dimensions in the '
-            "model are torch.Size([]) and whose dimensions in the checkpoint are torch.Size([]), "
-            "an exception occurred : ('value 1099511627776 does not fit in int32',).") in str(
-                info.value)
+    assert (
+        'While copying the parameter named "num_batches_tracked", whose dimensions in the '
+        "model are torch.Size([]) and whose dimensions in the checkpoint are torch.Size([]), "
+        "an exception occurred : ('value 1099511627776 does not fit in int32',)."
+    ) in str(info.value)
     ok, _ = net.load_state_dict(v, state(net, v, num_batches_tracked=np.array(7, np.int64)))
     assert int(ok["num_batches_tracked"]) == 7
 
 
-@pytest.mark.parametrize("bad", [np.array([None, "2.5", 3], dtype=object),
-                                 np.array(["1", "2", "3"])])
+@pytest.mark.parametrize(
+    "bad", [np.array([None, "2.5", 3], dtype=object), np.array(["1", "2", "3"])]
+)
 def test_object_and_string_arrays_are_refused(bn, bad):
     net, v = bn
-    with pytest.raises(RuntimeError, match=r'parameter named "weight".*cannot copy an array of '
-                                           r"dtype (object|<U1)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r'parameter named "weight".*cannot copy an array of '
+        r"dtype (object|<U1)",
+    ):
         net.load_state_dict(v, state(net, v, weight=bad))
 
 

@@ -34,16 +34,31 @@ from jaxinit._tree import unflatten
 __all__ = ["load_safetensors", "save_safetensors"]
 
 ALIASES_KEY = "jaxinit.aliases"
-INSTALL_HINT = ('this needs safetensors, an optional dependency of jaxinit: '
-                'pip install "jaxinit[safetensors]"')
+INSTALL_HINT = (
+    'this needs safetensors, an optional dependency of jaxinit: pip install "jaxinit[safetensors]"'
+)
 
 # safetensors' dtype codes -> numpy dtype names (the names jaxinit shows everywhere).
 DTYPE_NAMES = {
-    "BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16",
-    "I32": "int32", "U32": "uint32", "I64": "int64", "U64": "uint64", "F16": "float16",
-    "BF16": "bfloat16", "F32": "float32", "F64": "float64", "C64": "complex64",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E4M3FNUZ": "float8_e4m3fnuz",
-    "F8_E5M2FNUZ": "float8_e5m2fnuz", "F8_E8M0": "float8_e8m0fnu",
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "I16": "int16",
+    "U16": "uint16",
+    "I32": "int32",
+    "U32": "uint32",
+    "I64": "int64",
+    "U64": "uint64",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "C64": "complex64",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E4M3FNUZ": "float8_e4m3fnuz",
+    "F8_E5M2FNUZ": "float8_e5m2fnuz",
+    "F8_E8M0": "float8_e8m0fnu",
 }
 _MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
 _MAX_ELEMENTS = 2**62  # product of the nonzero dimensions, as jaxinit's own files
@@ -91,8 +106,9 @@ def _parse_header(file: Any, source: str) -> tuple[list[_Entry], dict[str, str]]
     try:
         header = json.loads(file.read(n), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, _Duplicate) as err:
-        raise _ser.CheckpointError(f"{source}: not a valid safetensors file (header: {err})"
-                                   ) from err
+        raise _ser.CheckpointError(
+            f"{source}: not a valid safetensors file (header: {err})"
+        ) from err
     if not isinstance(header, dict):
         raise _ser.CheckpointError(f"{source}: not a valid safetensors file (header)")
     metadata = header.pop("__metadata__", None) or {}
@@ -102,25 +118,43 @@ def _parse_header(file: Any, source: str) -> tuple[list[_Entry], dict[str, str]]
     for name, info in header.items():
         ok = isinstance(info, dict) and info.get("dtype") in DTYPE_NAMES
         shape, offsets = (info.get("shape"), info.get("data_offsets")) if ok else (None, None)
-        ok = ok and isinstance(shape, list) and len(shape) <= 64 and all(
-            type(d) is int and 0 <= d < 2**62 for d in shape) and (
-            math.prod(max(d, 1) for d in shape) < _MAX_ELEMENTS)  # [0, 2**40, 2**40]: refused
-        ok = ok and isinstance(offsets, list) and len(offsets) == 2 and all(
-            type(o) is int for o in offsets) and 0 <= offsets[0] <= offsets[1] <= size - base
+        ok = (
+            ok
+            and isinstance(shape, list)
+            and len(shape) <= 64
+            and all(type(d) is int and 0 <= d < 2**62 for d in shape)
+            and (math.prod(max(d, 1) for d in shape) < _MAX_ELEMENTS)
+        )  # [0, 2**40, 2**40]: refused
+        ok = (
+            ok
+            and isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(o) is int for o in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= size - base
+        )
         dtype = DTYPE_NAMES[info["dtype"]] if ok else ""
-        ok = ok and dtype in _ser._DTYPES and (
-            int(np.prod(shape, dtype=object)) * _ser._DTYPES[dtype].itemsize
-            == offsets[1] - offsets[0])
+        ok = (
+            ok
+            and dtype in _ser._DTYPES
+            and (
+                int(np.prod(shape, dtype=object)) * _ser._DTYPES[dtype].itemsize
+                == offsets[1] - offsets[0]
+            )
+        )
         if not ok:
             code = info.get("dtype") if isinstance(info, dict) else None
-            raise _ser.CheckpointError(f"{source}: tensor {name!r} has a damaged or unsupported "
-                                       f"header entry (dtype {code!r})")
+            raise _ser.CheckpointError(
+                f"{source}: tensor {name!r} has a damaged or unsupported "
+                f"header entry (dtype {code!r})"
+            )
         entries.append(_Entry(name, tuple(shape), dtype, base + offsets[0], base + offsets[1]))
     entries.sort(key=lambda e: e.begin)
     for before, after in zip(entries, entries[1:]):
         if after.begin < before.end:
-            raise _ser.CheckpointError(f"{source}: tensors {before.name!r} and {after.name!r} "
-                                       "overlap in the file: it is damaged")
+            raise _ser.CheckpointError(
+                f"{source}: tensors {before.name!r} and {after.name!r} "
+                "overlap in the file: it is damaged"
+            )
     return entries, metadata
 
 
@@ -137,15 +171,19 @@ def _aliases(metadata: Mapping[str, str], source: str) -> dict[str, str]:
         aliases = json.loads(metadata.get(ALIASES_KEY, "{}"))
     except json.JSONDecodeError as err:
         raise _ser.CheckpointError(f"{source}: metadata {ALIASES_KEY!r} is damaged") from err
-    if not (isinstance(aliases, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items())):
-        raise _ser.CheckpointError(f"{source}: metadata {ALIASES_KEY!r} is not a JSON object "
-                                   "of names")
+    if not (
+        isinstance(aliases, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items())
+    ):
+        raise _ser.CheckpointError(
+            f"{source}: metadata {ALIASES_KEY!r} is not a JSON object of names"
+        )
     return aliases
 
 
-def read_host(path: str | os.PathLike, *,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def read_host(
+    path: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """The file as nested numpy arrays, dtypes exactly as stored (float8 included), ties
     restored. Raises :class:`~jaxinit.CheckpointError` for a damaged file, colliding names
     (``'a.b'`` and ``'a'``), or an alias whose stored copy differs from the tensor it names."""
@@ -159,22 +197,25 @@ def read_host(path: str | os.PathLike, *,
             buf = _ser.aligned_empty(entry.end - entry.begin)
             file.seek(entry.begin)
             if file.readinto(memoryview(buf)) != len(buf):
-                raise _ser.CheckpointError(f"{source}: the file is truncated (in tensor "
-                                           f"{entry.name!r})")
+                raise _ser.CheckpointError(
+                    f"{source}: the file is truncated (in tensor {entry.name!r})"
+                )
             flat[entry.name] = buf.view(_ser._DTYPES[entry.dtype]).reshape(entry.shape)
             done += len(buf)
             if progress is not None:
                 progress(done, total)
     for alias, target in aliases.items():
         if target not in flat:
-            raise _ser.CheckpointError(f"{source}: alias {alias!r} names {target!r}, which the "
-                                       "file lacks")
+            raise _ser.CheckpointError(
+                f"{source}: alias {alias!r} names {target!r}, which the file lacks"
+            )
         if alias in flat:  # written at every name: tie them only if the bits agree
             a, b = flat[alias], flat[target]
             if not (a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()):
                 raise _ser.CheckpointError(
                     f"{source}: metadata says {alias!r} is an alias of {target!r}, but the file "
-                    f"holds a different tensor {alias!r}: the file is inconsistent")
+                    f"holds a different tensor {alias!r}: the file is inconsistent"
+                )
         flat[alias] = flat[target]
     try:
         return unflatten(flat)
@@ -182,8 +223,15 @@ def read_host(path: str | os.PathLike, *,
         raise _ser.CheckpointError(f"{source}: {err}") from err
 
 
-def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
-                     device: Any = None, sharding: Any = None, net: Any = None) -> Any:
+def load_safetensors(
+    path: str | os.PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+    net: Any = None,
+) -> Any:
     """Read a safetensors file as nested jaxinit variables (jax arrays).
 
     ``'hidden.weight'`` -> ``variables['hidden']['weight']``, same shape and bits. Ties saved by
@@ -205,8 +253,14 @@ def load_safetensors(path: str | os.PathLike, *, like: Any = None, strict: bool 
     host = read_host(path)
     if net is not None:
         host = fold_ties(host, net, repr(os.fspath(path)))
-    return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
-                         source=repr(os.fspath(path)))
+    return _ser.assemble(
+        host,
+        like=like,
+        strict=strict,
+        device=device,
+        sharding=sharding,
+        source=repr(os.fspath(path)),
+    )
 
 
 def fold_ties(host: Any, net: Any, source: str) -> Any:
@@ -243,14 +297,18 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     for path, leaf in _ser._walk(tree):
         name = _ser._dotted(path)
         if name in paths:
-            raise ValueError(f"keys {paths[name]} and {path} collide: both are named {name!r} "
-                             "in a flat state_dict; rename one")
+            raise ValueError(
+                f"keys {paths[name]} and {path} collide: both are named {name!r} "
+                "in a flat state_dict; rename one"
+            )
         paths[name] = path
         if not path:
             raise TypeError("safetensors stores named arrays: give a dict of arrays")
         if not isinstance(leaf, (np.ndarray, jax.Array)):
-            raise TypeError(f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
-                            "which stores arrays only")
+            raise TypeError(
+                f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
+                "which stores arrays only"
+            )
         key = _ser._identity(leaf)
         if key is not None and key in first:
             aliases[name] = first[key]
@@ -266,8 +324,13 @@ def flat_arrays(tree: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, aliases
 
 
-def save_safetensors(variables: Any, path: str | os.PathLike, *,
-                     metadata: Mapping[str, str] | None = None, net: Any = None) -> None:
+def save_safetensors(
+    variables: Any,
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    net: Any = None,
+) -> None:
     """Write variables (nested dicts of arrays) to a safetensors file, atomically.
 
     Names are dotted (``'hidden.weight'``), values keep their bits. A tie (one array object

@@ -57,8 +57,22 @@ def _torch() -> Any:
 @cache
 def _dtypes(torch: Any) -> dict[Any, np.dtype]:
     """torch dtype -> numpy dtype, for every dtype both sides have."""
-    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64",
-             "float16", "float32", "float64", "complex64", "complex128"]
+    names = [
+        "bool",
+        "uint8",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
     table = {getattr(torch, n): np.dtype(n) for n in names if hasattr(torch, n)}
     for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
         if hasattr(torch, name) and hasattr(ml_dtypes, name):
@@ -114,14 +128,18 @@ def check_tensor(tensor: Any) -> None:
     """
     torch = _torch()
     if tensor.is_meta:
-        raise TypeError("it is a meta tensor, which has no data (made on device='meta', e.g. "
-                        "by a model built without weights): load real weights into the model "
-                        "first (module.to_empty(device='cpu'), then load_state_dict)")
+        raise TypeError(
+            "it is a meta tensor, which has no data (made on device='meta', e.g. "
+            "by a model built without weights): load real weights into the model "
+            "first (module.to_empty(device='cpu'), then load_state_dict)"
+        )
     if tensor.layout != torch.strided:
         raise TypeError(f"it is a {tensor.layout} tensor; call .to_dense() first")
     if tensor.is_quantized:
-        raise TypeError(f"it is a quantized tensor ({tensor.dtype}); call .dequantize() first "
-                        "(or .int_repr() for its stored integers)")
+        raise TypeError(
+            f"it is a quantized tensor ({tensor.dtype}); call .dequantize() first "
+            "(or .int_repr() for its stored integers)"
+        )
 
 
 def numpy_to_tensor(array: Any) -> Any:
@@ -140,12 +158,12 @@ def numpy_to_tensor(array: Any) -> Any:
 def _storage_key(t: Any) -> tuple | None:
     if t.numel() == 0:
         return None
-    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(),
-            t.dtype)
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
 
 
-def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = None,
-                  copy: bool = True) -> Any:
+def torch_to_host(
+    obj: Any, *, progress: Callable[[int, int], None] | None = None, copy: bool = True
+) -> Any:
     """Tensors anywhere in ``obj`` (dicts, lists, tuples) -> numpy arrays, dtypes unchanged;
     dicts keyed by dotted names -> nested dicts; tensors sharing storage -> one array.
     ``copy=False``: arrays may share the tensors' memory (see :func:`tensor_to_numpy`)."""
@@ -185,8 +203,10 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise TypeError(f"cannot convert '{name}': key {key!r} is not a string")
                 if str(key) in out:  # the int 0 beside the str "0": one would be lost
-                    raise ValueError(f"keys {original[str(key)]!r} and {key!r} collide in "
-                                     f"'{name}': both are named {str(key)!r}; rename one")
+                    raise ValueError(
+                        f"keys {original[str(key)]!r} and {key!r} collide in "
+                        f"'{name}': both are named {str(key)!r}; rename one"
+                    )
                 original[str(key)] = key
                 out[str(key)] = convert(value, (*path, str(key)))
             return unflatten(out)
@@ -194,8 +214,10 @@ def torch_to_host(obj: Any, *, progress: Callable[[int, int], None] | None = Non
             return type(x)(convert(v, (*path, str(i))) for i, v in enumerate(x))
         if x is None or isinstance(x, (bool, int, float, str, complex, bytes)):
             return x
-        raise TypeError(f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
-                        "tensors in dicts, lists and tuples")
+        raise TypeError(
+            f"cannot convert '{name}' of type {type(x).__qualname__}: expected "
+            "tensors in dicts, lists and tuples"
+        )
 
     return convert(obj, ())
 
@@ -212,8 +234,11 @@ def host_to_torch(obj: Any) -> Any:
             if key is not None and key in memo:
                 return memo[key]
             tensor = numpy_to_tensor(x)
-            if path and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED and (
-                    tensor.dtype == torch.int32):
+            if (
+                path
+                and path[-1].rsplit(".", 1)[-1] == _NUM_BATCHES_TRACKED
+                and (tensor.dtype == torch.int32)
+            ):
                 tensor = tensor.to(torch.int64)
             if key is not None:
                 memo[key] = tensor
@@ -222,13 +247,18 @@ def host_to_torch(obj: Any) -> Any:
             flat: OrderedDict[str, Any] = OrderedDict()
             for key, value in x.items():
                 converted = convert(value, (*path, str(key)))
-                pairs = ([(f"{key}.{k}", v) for k, v in converted.items()]
-                         if isinstance(value, Mapping) else [(str(key), converted)])
+                pairs = (
+                    [(f"{key}.{k}", v) for k, v in converted.items()]
+                    if isinstance(value, Mapping)
+                    else [(str(key), converted)]
+                )
                 for name, v in pairs:
                     if name in flat:
                         full = ".".join((*path, name))
-                        raise ValueError(f"keys {full!r} (dotted) and {full!r} (nested) collide "
-                                         "in the flat state_dict; rename one")
+                        raise ValueError(
+                            f"keys {full!r} (dotted) and {full!r} (nested) collide "
+                            "in the flat state_dict; rename one"
+                        )
                     flat[name] = v
             if not path:  # 'a' beside 'a.b': refused at write, not when read back
                 unflatten(dict.fromkeys(flat))
@@ -262,26 +292,38 @@ def read_pt(path: str | os.PathLike) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch's warnings would split one-line errors
-                obj = torch.load(by_fd if os.path.exists(by_fd) else raw, map_location="cpu",
-                                 weights_only=True, mmap=False)
+                obj = torch.load(
+                    by_fd if os.path.exists(by_fd) else raw,
+                    map_location="cpu",
+                    weights_only=True,
+                    mmap=False,
+                )
         except Exception as err:
             changed = os.fstat(raw.fileno()).st_size != size
+            first = str(err).splitlines()[0] if str(err) else ""
             raise _ser.CheckpointError(
                 f"{source}: the file changed size while it was read (was it overwritten?)"
-                if changed else
-                f"{source}: torch.load(weights_only=True) cannot read it ({type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}). jaxinit reads only tensors, "
+                if changed
+                else f"{source}: torch.load(weights_only=True) cannot read it "
+                f"({type(err).__name__}: {first}). jaxinit reads only tensors, "
                 "containers and numbers, never arbitrary pickled objects"
             ) from err
         if os.fstat(raw.fileno()).st_size != size:
-            raise _ser.CheckpointError(f"{source}: the file changed size while it was read "
-                                       "(was it overwritten?)")
+            raise _ser.CheckpointError(
+                f"{source}: the file changed size while it was read (was it overwritten?)"
+            )
     check_tree(obj, source)
     return obj
 
 
-def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True,
-               device: Any = None, sharding: Any = None) -> Any:
+def from_torch(
+    state_dict_or_path: Any,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """A torch ``state_dict`` (or a ``.pt`` file) as nested jaxinit variables.
 
     ``{'hidden.weight': W, 'hidden.bias': b}`` -> ``{'hidden': {'weight': w, 'bias': b}}`` with
@@ -315,12 +357,19 @@ def from_torch(state_dict_or_path: Any, *, like: Any = None, strict: bool = True
         if source == "torch state_dict":
             raise
         raise _ser.CheckpointError(f"{source}: {err}") from err
-    return _ser.assemble(host, like=like, strict=strict, device=device, sharding=sharding,
-                         source=source)
+    return _ser.assemble(
+        host, like=like, strict=strict, device=device, sharding=sharding, source=source
+    )
 
 
-def load_pt(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
-            device: Any = None, sharding: Any = None) -> Any:
+def load_pt(
+    path: str | os.PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+) -> Any:
     """Read a ``.pt`` / ``.pth`` / ``.bin`` file written by ``torch.save`` as jaxinit variables.
 
     Same as ``from_torch(path, ...)``. The file is read with ``torch.load(weights_only=True)``:
@@ -331,8 +380,7 @@ def load_pt(path: str | os.PathLike, *, like: Any = None, strict: bool = True,
         >>> torch.save(net.state_dict(), "mlp.pt")
         >>> variables = load_pt("mlp.pt", like=template)
     """
-    return from_torch(os.fspath(path), like=like, strict=strict, device=device,
-                      sharding=sharding)
+    return from_torch(os.fspath(path), like=like, strict=strict, device=device, sharding=sharding)
 
 
 def to_torch(variables: Any) -> OrderedDict:

@@ -39,8 +39,7 @@ def _pairs(what: str, items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
     for j, m in enumerate(items):
         if not isinstance(m, Iterable):
             raise TypeError(
-                f"{what} update sequence element #{j} should be Iterable; is"
-                + type(m).__name__
+                f"{what} update sequence element #{j} should be Iterable; is" + type(m).__name__
             )
         if len(m) != 2:
             raise ValueError(

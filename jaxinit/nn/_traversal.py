@@ -55,7 +55,6 @@ class Traversal:
         for _, m in self.named_children():
             yield m
 
-
     def _named(
         self,
         variables: Mapping[str, Any] | None,
@@ -128,4 +127,3 @@ class Traversal:
         this module's own only."""
         for _, v in self.named_buffers(variables, recurse=recurse):
             yield v
-

@@ -23,6 +23,8 @@ from .module import Module
 from .parameter import Parameter
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
+
+
 def _pad_spatial(x: jax.Array, pads: Sequence[tuple[int, int]], mode: str) -> jax.Array:
     """``padding_mode`` padding of the last ``len(pads)`` dims through ``F.pad``, as
     torch's ``_conv_forward`` does (``_reversed_padding_repeated_twice``: last dim first)."""
@@ -153,8 +155,16 @@ class _Conv(_ConvNd):
         dtype: Any = None,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode, dtype,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
         )
 
     def forward(self, input: jax.Array) -> jax.Array:
@@ -196,8 +206,17 @@ class _ConvTranspose(_ConvNd):
                 f"{padding!r}: string padding exists for Conv layers only"
             )
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode, dtype, output_padding,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            output_padding,
         )
 
     def _output_padding(
@@ -217,8 +236,10 @@ class _ConvTranspose(_ConvNd):
                 f"or {non_spatial + n} elements (got {len(output_size)})"
             )
         min_sizes = [
-            (input.shape[d + non_spatial] - 1) * self.stride[d] - 2 * self.padding[d]
-            + self.dilation[d] * (self.kernel_size[d] - 1) + 1
+            (input.shape[d + non_spatial] - 1) * self.stride[d]
+            - 2 * self.padding[d]
+            + self.dilation[d] * (self.kernel_size[d] - 1)
+            + 1
             for d in range(n)
         ]
         max_sizes = [m + s - 1 for m, s in zip(min_sizes, self.stride)]
@@ -230,15 +251,19 @@ class _ConvTranspose(_ConvNd):
                 )
         return tuple(int(size) - lo for size, lo in zip(output_size, min_sizes))
 
-    def forward(
-        self, input: jax.Array, output_size: Sequence[int] | None = None
-    ) -> jax.Array:
+    def forward(self, input: jax.Array, output_size: Sequence[int] | None = None) -> jax.Array:
         fn = type(self)._fn
         Fc._is_batched(input, self._n, fn.__name__)
         output_padding = self._output_padding(input, output_size)
         return fn(
-            input, self.weight, self.bias, self.stride, self.padding, output_padding,
-            self.groups, self.dilation,
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )
 
 

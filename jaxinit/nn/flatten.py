@@ -63,9 +63,11 @@ class Unflatten(Module):
         for s in sizes:
             if s != -1:
                 known *= s
-        if sizes.count(-1) > 1 or (
-            -1 not in sizes and known != x.shape[dim]
-        ) or (-1 in sizes and (known == 0 or x.shape[dim] % known)):
+        if (
+            sizes.count(-1) > 1
+            or (-1 not in sizes and known != x.shape[dim])
+            or (-1 in sizes and (known == 0 or x.shape[dim] % known))
+        ):
             raise RuntimeError(
                 f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim "
                 f"{self.dim} ({x.shape[dim]}) in the input tensor"

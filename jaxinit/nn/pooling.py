@@ -32,8 +32,9 @@ class _MaxPoolNd(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        pool_arguments(f"max_pool{self._n}d", self._n, kernel_size, stride, padding, dilation,
-                       error=ValueError)
+        pool_arguments(
+            f"max_pool{self._n}d", self._n, kernel_size, stride, padding, dilation, error=ValueError
+        )
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -43,8 +44,15 @@ class _MaxPoolNd(Module):
 
     def forward(self, input: jax.Array):
         fn = getattr(F, f"max_pool{self._n}d")
-        return fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                  ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return fn(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
     def extra_repr(self) -> str:
         return (
@@ -147,8 +155,9 @@ class _AvgPoolNd(Module):
     def _check(self, kernel_size, stride, padding, divisor_override) -> None:
         if divisor_override is not None and divisor_override <= 0:
             raise ValueError(f"divisor must be not zero, got divisor_override={divisor_override}")
-        pool_arguments(f"avg_pool{self._n}d", self._n, kernel_size, stride, padding, 1,
-                       error=ValueError)
+        pool_arguments(
+            f"avg_pool{self._n}d", self._n, kernel_size, stride, padding, 1, error=ValueError
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -182,8 +191,14 @@ class AvgPool1d(_AvgPoolNd):
         self.count_include_pad = count_include_pad
 
     def forward(self, input: jax.Array) -> jax.Array:
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad)
+        return F.avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
 
 
 class _AvgPool23(_AvgPoolNd):
@@ -207,8 +222,15 @@ class _AvgPool23(_AvgPoolNd):
 
     def forward(self, input: jax.Array) -> jax.Array:
         fn = getattr(F, f"avg_pool{self._n}d")
-        return fn(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                  self.count_include_pad, self.divisor_override)
+        return fn(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
 
 class AvgPool2d(_AvgPool23):
@@ -305,9 +327,13 @@ class _AdaptiveAvgPoolNd(Module):
                     f"adaptive_avg_pool{self._n}d: output_size must be {self._n}, got "
                     f"output_size={output_size!r}"
                 )
-        if isinstance(output_size, int) and output_size < 0 or (
-            isinstance(output_size, (tuple, list))
-            and any(s is not None and s < 0 for s in output_size)
+        if (
+            isinstance(output_size, int)
+            and output_size < 0
+            or (
+                isinstance(output_size, (tuple, list))
+                and any(s is not None and s < 0 for s in output_size)
+            )
         ):
             raise ValueError(f"output_size must be non-negative, got {output_size!r}")
         self.output_size = output_size

@@ -390,9 +390,7 @@ def _as_plain(obj: Any) -> Any:
     return obj
 
 
-def _resolve_pytrees(
-    graph: Any, out_spec: Any, module: Any, called: dict, inputs_of: dict
-) -> None:
+def _resolve_pytrees(graph: Any, out_spec: Any, module: Any, called: dict, inputs_of: dict) -> None:
     """Remove ``tree_unflatten`` / ``tree_flatten_spec`` around child calls: their arguments
     become the values themselves, and a leaf of a child's output becomes ``out[k]``.
 

@@ -72,8 +72,22 @@ from .write import identity as _identity
 
 __all__ = ["CheckpointError", "IncompatibleKeys", "load", "save"]
 
-_shared = (_load, _save, read_host, read_structure, aligned_empty, atomic_write, open_regular,
-           _DTYPES, _Ref, _dotted, _walk, assemble, check_template, _identity)
+_shared = (
+    _load,
+    _save,
+    read_host,
+    read_structure,
+    aligned_empty,
+    atomic_write,
+    open_regular,
+    _DTYPES,
+    _Ref,
+    _dotted,
+    _walk,
+    assemble,
+    check_template,
+    _identity,
+)
 
 
 def __getattr__(name: str):  # sharded checkpoints import orbax: only when first used

@@ -52,16 +52,39 @@ def _save(obj: Any, path: PathLike, progress: Callable[[int, int], None] | None 
 
 
 @overload
-def load(path: PathLike, *, like: Any = ..., strict: Literal[True] = ..., device: Any = ...,
-         sharding: Any = ..., verify: bool = ..., mmap: bool = ...) -> Any: ...
+def load(
+    path: PathLike,
+    *,
+    like: Any = ...,
+    strict: Literal[True] = ...,
+    device: Any = ...,
+    sharding: Any = ...,
+    verify: bool = ...,
+    mmap: bool = ...,
+) -> Any: ...
 @overload
-def load(path: PathLike, *, like: Any = ..., strict: Literal[False], device: Any = ...,
-         sharding: Any = ..., verify: bool = ..., mmap: bool = ...
-         ) -> tuple[Any, IncompatibleKeys]: ...
+def load(
+    path: PathLike,
+    *,
+    like: Any = ...,
+    strict: Literal[False],
+    device: Any = ...,
+    sharding: Any = ...,
+    verify: bool = ...,
+    mmap: bool = ...,
+) -> tuple[Any, IncompatibleKeys]: ...
 
 
-def load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any = None,
-         sharding: Any = None, verify: bool = True, mmap: bool = False) -> Any:
+def load(
+    path: PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+    verify: bool = True,
+    mmap: bool = False,
+) -> Any:
     """Load a checkpoint written by :func:`save` or by flax (``to_bytes``, ``msgpack_serialize``).
 
     Without ``like``: the saved object, arrays as jax arrays (lists, tuples and ties restored;
@@ -125,24 +148,40 @@ def load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any =
     if mmap:
         from .mapped import load_mapped
 
-        return load_mapped(path, like=like, strict=strict, device=device, sharding=sharding,
-                           verify=verify)
+        return load_mapped(
+            path, like=like, strict=strict, device=device, sharding=sharding, verify=verify
+        )
     return _load(path, like=like, strict=strict, device=device, sharding=sharding, verify=verify)
 
 
-def _load(path: PathLike, *, like: Any = None, strict: bool = True, device: Any = None,
-          sharding: Any = None, verify: bool = True,
-          progress: Callable[[int, int], None] | None = None) -> Any:
+def _load(
+    path: PathLike,
+    *,
+    like: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    sharding: Any = None,
+    verify: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
     with _reading(path, progress, allow_unverified=not verify) as (tree, reader, source):
-        result = assemble(tree, like=like, strict=strict, device=device, sharding=sharding,
-                          source=source, read=reader)
+        result = assemble(
+            tree,
+            like=like,
+            strict=strict,
+            device=device,
+            sharding=sharding,
+            source=source,
+            read=reader,
+        )
         reader.finish()
     return result
 
 
 @contextmanager
-def _reading(path: PathLike, progress: Callable | None, *, allow_unverified: bool
-             ) -> Iterator[tuple[Any, DataReader, str]]:
+def _reading(
+    path: PathLike, progress: Callable | None, *, allow_unverified: bool
+) -> Iterator[tuple[Any, DataReader, str]]:
     """Open, parse and verify a checkpoint: ``(tree with Ref leaves, data reader, source)``."""
     with open_regular(path) as file:
         src = FileBytes(file, repr(str(path)))
@@ -160,8 +199,12 @@ def read_structure(file: Any, source: str, *, allow_unverified: bool = False) ->
     return verify_checkpoint(parse(src), src, allow_unverified=allow_unverified)
 
 
-def read_host(path: PathLike, progress: Callable[[int, int], None] | None = None, *,
-              allow_unverified: bool = False) -> Any:
+def read_host(
+    path: PathLike,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    allow_unverified: bool = False,
+) -> Any:
     """The checkpoint as a tree of numpy arrays, dtypes exactly as stored (for converters)."""
     with _reading(path, progress, allow_unverified=allow_unverified) as (tree, reader, _):
         arrays: dict[int, Any] = {}  # one array per Ref: ties stay one object

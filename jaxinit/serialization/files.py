@@ -25,9 +25,13 @@ _ALIGN = 64  # XLA's CPU client adopts 64-byte aligned host buffers without copy
 _TMP_NAME_MAX = 200  # bytes of the target's name kept in the temporary file's (NAME_MAX 255)
 _MAP_MIN_BYTES = 4 << 20  # buffers this big are anonymous mappings (see aligned_empty)
 
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
-          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket"}
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def _kind(mode: int) -> str:
@@ -50,8 +54,10 @@ def open_regular(path: PathLike) -> Any:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise CheckpointError(f"{source}: it is {_kind(mode)}, not a regular file: "
-                                  "checkpoints are read from regular files only")
+            raise CheckpointError(
+                f"{source}: it is {_kind(mode)}, not a regular file: "
+                "checkpoints are read from regular files only"
+            )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb", buffering=0)
@@ -82,8 +88,10 @@ def atomic_write(path: PathLike, write: Callable[[int, str], None]) -> None:
         raise FileNotFoundError(f"cannot save to {path!r}: a parent is not a directory") from err
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         error = IsADirectoryError if stat.S_ISDIR(existing.st_mode) else FileExistsError
-        raise error(f"cannot save to {path!r}: it is {_kind(existing.st_mode)}; checkpoints "
-                    "replace regular files only (remove it or choose another path)")
+        raise error(
+            f"cannot save to {path!r}: it is {_kind(existing.st_mode)}; checkpoints "
+            "replace regular files only (remove it or choose another path)"
+        )
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: directory {directory!r} does not exist")
     base = os.path.basename(path)
@@ -92,8 +100,9 @@ def atomic_write(path: PathLike, write: Callable[[int, str], None]) -> None:
     while True:
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+            )
             break
         except FileExistsError:
             continue

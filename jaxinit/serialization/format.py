@@ -44,16 +44,39 @@ EXT_NDARRAY, EXT_COMPLEX, EXT_NPSCALAR = 1, 2, 3
 DTYPES: dict[str, np.dtype] = {
     np.dtype(name).name: np.dtype(name)
     for name in (
-        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-        "float16", "float32", "float64", "complex64", "complex128",
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
     )
 }
 DTYPES.update(
     (name, np.dtype(getattr(ml_dtypes, name)))
     for name in (
-        "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
-        "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float4_e2m1fn",
-        "int2", "int4", "uint2", "uint4",
+        "bfloat16",
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e4m3b11fnuz",
+        "float8_e3m4",
+        "float8_e4m3",
+        "float8_e8m0fnu",
+        "float4_e2m1fn",
+        "int2",
+        "int4",
+        "uint2",
+        "uint4",
     )
     if hasattr(ml_dtypes, name)
 )
@@ -114,8 +137,11 @@ def record_header(code: int, shape: tuple[int, ...], dtype: np.dtype, nbytes: in
 
 
 _FOREIGN = [
-    (b"PK\x03\x04", "a zip archive, as torch.save writes: read it with "
-     "jaxinit.interop.torch.load_pt, or convert it with `jaxinit convert FILE OUT.msgpack`"),
+    (
+        b"PK\x03\x04",
+        "a zip archive, as torch.save writes: read it with "
+        "jaxinit.interop.torch.load_pt, or convert it with `jaxinit convert FILE OUT.msgpack`",
+    ),
     (b"\x93NUMPY", "a numpy .npy file: read it with numpy.load"),
     (b"\x89HDF", "an HDF5 file (Keras?), not a msgpack checkpoint"),
 ]
@@ -127,9 +153,10 @@ def sniff(head: bytes, size: int) -> str | None:
         if head.startswith(magic):
             return what
     if len(head) >= 3 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return ("a Python pickle (a legacy torch.save file?): jaxinit never unpickles arbitrary "
-                "objects; read torch files with jaxinit.interop.torch.load_pt (weights_only)")
+        return (
+            "a Python pickle (a legacy torch.save file?): jaxinit never unpickles arbitrary "
+            "objects; read torch files with jaxinit.interop.torch.load_pt (weights_only)"
+        )
     if len(head) >= 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= size:
-        return ("a safetensors file: read it with "
-                "jaxinit.interop.safetensors.load_safetensors")
+        return "a safetensors file: read it with jaxinit.interop.safetensors.load_safetensors"
     return None

@@ -74,8 +74,9 @@ class FileBytes:
         self.file.seek(start)
         data = self.file.read(want)
         if len(data) < n:
-            raise CheckpointError(f"{self.source}: the file became shorter while it was read "
-                                  "(was it overwritten?)")
+            raise CheckpointError(
+                f"{self.source}: the file became shorter while it was read (was it overwritten?)"
+            )
         self.start, self.data = start, data
         return data, 0
 
@@ -85,23 +86,56 @@ class FileBytes:
 
     def check_size(self) -> None:
         if os.fstat(self.file.fileno()).st_size != self.size:
-            raise CheckpointError(f"{self.source}: the file changed size while it was read "
-                                  "(was it overwritten?)")
+            raise CheckpointError(
+                f"{self.source}: the file changed size while it was read (was it overwritten?)"
+            )
 
 
 _STRUCTS: dict[str, struct.Struct] = {}
 # msgpack type bytes (besides the fix* ranges): constants, numbers, and length-prefixed types
 # (bin 8/16/32, ext 8/16/32, str 8/16/32, array 16/32, map 16/32) with their length's format.
 _CONSTANTS = {0xC0: None, 0xC2: False, 0xC3: True}
-_NUMBERS = {0xCA: ">f", 0xCB: ">d", 0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b",
-            0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+_NUMBERS = {
+    0xCA: ">f",
+    0xCB: ">d",
+    0xCC: ">B",
+    0xCD: ">H",
+    0xCE: ">I",
+    0xCF: ">Q",
+    0xD0: ">b",
+    0xD1: ">h",
+    0xD2: ">i",
+    0xD3: ">q",
+}
 _ONE_BYTE = bytes(range(0x80)) + bytes(range(0xE0, 0x100)) + b"\xc0\xc2\xc3"
-_ONE_BYTE_VALUES = [b if b < 0x80 else b - 0x100 if b >= 0xE0 else _CONSTANTS.get(b)
-                    for b in range(256)]
-_INTS = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i",
-         0xD3: ">q"}
-_LENGTHS = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I", 0xC7: ">B", 0xC8: ">H", 0xC9: ">I", 0xD9: ">B",
-            0xDA: ">H", 0xDB: ">I", 0xDC: ">H", 0xDD: ">I", 0xDE: ">H", 0xDF: ">I"}
+_ONE_BYTE_VALUES = [
+    b if b < 0x80 else b - 0x100 if b >= 0xE0 else _CONSTANTS.get(b) for b in range(256)
+]
+_INTS = {
+    0xCC: ">B",
+    0xCD: ">H",
+    0xCE: ">I",
+    0xCF: ">Q",
+    0xD0: ">b",
+    0xD1: ">h",
+    0xD2: ">i",
+    0xD3: ">q",
+}
+_LENGTHS = {
+    0xC4: ">B",
+    0xC5: ">H",
+    0xC6: ">I",
+    0xC7: ">B",
+    0xC8: ">H",
+    0xC9: ">I",
+    0xD9: ">B",
+    0xDA: ">H",
+    0xDB: ">I",
+    0xDC: ">H",
+    0xDD: ">I",
+    0xDE: ">H",
+    0xDF: ">I",
+}
 
 
 _MARKER_LENGTHS = frozenset(len(m.encode()) for m in fmt.JAXINIT_MARKERS)
@@ -110,8 +144,15 @@ _MARKER_LENGTHS = frozenset(len(m.encode()) for m in fmt.JAXINIT_MARKERS)
 class Parsed:
     """The result of :func:`parse`: the raw tree and where its pieces are in the file."""
 
-    def __init__(self, tree: Any, records: list[tuple[int, int]], meta_offset: int | None,
-                 last_top_key: str | None, top_level: bool, saw_jaxinit: bool = False):
+    def __init__(
+        self,
+        tree: Any,
+        records: list[tuple[int, int]],
+        meta_offset: int | None,
+        last_top_key: str | None,
+        top_level: bool,
+        saw_jaxinit: bool = False,
+    ):
         self.tree, self.records, self.meta_offset = tree, records, meta_offset
         self.last_top_key, self.top_level = last_top_key, top_level
         self.saw_jaxinit = saw_jaxinit  # names only jaxinit writes occur: never a flax file
@@ -136,8 +177,11 @@ class _Parser:
         if self.pos + n > self.end and self.in_record:
             self.fail("an array record is damaged: its contents overrun its length", path)
         if self.pos + n > self.end:
-            self.fail(f"the file is truncated: it ends at byte {self.end} in the middle of an "
-                      "entry, so it was not completely written or was cut short", path)
+            self.fail(
+                f"the file is truncated: it ends at byte {self.end} in the middle of an "
+                "entry, so it was not completely written or was cut short",
+                path,
+            )
 
     def take(self, n: int, path: Path) -> int:
         self.need(n, path)
@@ -179,8 +223,11 @@ class _Parser:
         if 0xD4 <= b <= 0xD8:  # fixext 1, 2, 4, 8, 16
             return self.ext(1 << (b - 0xD4), path)
         if b not in _LENGTHS:
-            self.fail(f"invalid msgpack byte 0x{b:02x} at offset {self.pos - 1}: the file is "
-                      "damaged or not a msgpack checkpoint", path)
+            self.fail(
+                f"invalid msgpack byte 0x{b:02x} at offset {self.pos - 1}: the file is "
+                "damaged or not a msgpack checkpoint",
+                path,
+            )
         n = self.unpack(_LENGTHS[b], path)
         if b <= 0xC6:
             return self.raw(n, path)
@@ -205,9 +252,12 @@ class _Parser:
     def container(self, path: Path) -> None:
         self.containers_left -= 1
         if self.containers_left < 0:
-            self.fail(f"more than {fmt.MAX_CONTAINERS:,} maps and lists (plus one per "
-                      f"{fmt.BYTES_PER_CONTAINER} bytes of file): not a checkpoint jaxinit "
-                      "writes; the file is damaged or crafted", path)
+            self.fail(
+                f"more than {fmt.MAX_CONTAINERS:,} maps and lists (plus one per "
+                f"{fmt.BYTES_PER_CONTAINER} bytes of file): not a checkpoint jaxinit "
+                "writes; the file is damaged or crafted",
+                path,
+            )
 
     def array(self, n: int, path: Path, depth: int) -> list:
         self.need(n, path)  # every element takes at least one byte
@@ -235,8 +285,11 @@ class _Parser:
             key_offset = self.pos
             key = self.value(path, depth + 1)
             if not isinstance(key, str):
-                self.fail(f"a map key at offset {key_offset} is {type(key).__name__}, not a "
-                          "string: not a checkpoint written by jaxinit or flax", path)
+                self.fail(
+                    f"a map key at offset {key_offset} is {type(key).__name__}, not a "
+                    "string: not a checkpoint written by jaxinit or flax",
+                    path,
+                )
             if key in out:
                 self.fail(f"the key {key!r} appears twice: the file is damaged", path)
             if depth == 0:
@@ -248,8 +301,11 @@ class _Parser:
             return self.unchunk(out, path)
         if fmt.ALIAS_KEY in out:
             target = out[fmt.ALIAS_KEY]
-            if not (len(out) == 1 and isinstance(target, list)
-                    and all(isinstance(k, str) for k in target)):
+            if not (
+                len(out) == 1
+                and isinstance(target, list)
+                and all(isinstance(k, str) for k in target)
+            ):
                 self.fail("an alias marker is damaged", path)
             return AliasMarker(tuple(target))
         return out
@@ -259,14 +315,20 @@ class _Parser:
         start = self.take(n, path)
         if code == fmt.EXT_COMPLEX:
             try:
-                real, imag = msgpack.unpackb(self.src.read(start, n), max_bin_len=0,
-                                             max_str_len=0, max_array_len=2, max_map_len=0)
+                real, imag = msgpack.unpackb(
+                    self.src.read(start, n),
+                    max_bin_len=0,
+                    max_str_len=0,
+                    max_array_len=2,
+                    max_map_len=0,
+                )
                 return complex(real, imag)
             except (ValueError, TypeError, msgpack.UnpackException):
                 self.fail(f"the complex number at offset {start} is damaged", path)
         if code not in (fmt.EXT_NDARRAY, fmt.EXT_NPSCALAR):
-            self.fail(f"unknown msgpack extension type {code}: not written by jaxinit or flax",
-                      path)
+            self.fail(
+                f"unknown msgpack extension type {code}: not written by jaxinit or flax", path
+            )
         outer_end, self.end, self.pos, self.in_record = self.end, self.pos, start, True
         try:
             return self.record(code, path)
@@ -283,8 +345,10 @@ class _Parser:
         else:
             self.fail("an array record is damaged (bad shape)", path)
         if n > fmt.MAX_NDIM:
-            self.fail(f"an array record is damaged (shape of {n} dimensions; at most "
-                      f"{fmt.MAX_NDIM})", path)
+            self.fail(
+                f"an array record is damaged (shape of {n} dimensions; at most {fmt.MAX_NDIM})",
+                path,
+            )
         dims = []
         for _ in range(n):
             b = self.unpack(">B", path)
@@ -325,12 +389,16 @@ class _Parser:
         if math.prod(max(d, 1) for d in shape) * dtype.itemsize >= fmt.MAX_ELEMENTS:
             self.fail(f"an array record is damaged: shape {tuple(shape)} is too large", path)
         if size * dtype.itemsize != nbytes or (code == fmt.EXT_NPSCALAR and shape):
-            self.fail(f"an array record is damaged: shape {tuple(shape)} of {dtype.name} needs "
-                      f"{size * dtype.itemsize} bytes, the record holds {nbytes}", path)
+            self.fail(
+                f"an array record is damaged: shape {tuple(shape)} of {dtype.name} needs "
+                f"{size * dtype.itemsize} bytes, the record holds {nbytes}",
+                path,
+            )
         self.records.append((offset, nbytes))
         index = len(self.records) - 1
-        return Ref(shape, dtype, [(offset, nbytes)], [index], code == fmt.EXT_NPSCALAR,
-                   dotted(path))
+        return Ref(
+            shape, dtype, [(offset, nbytes)], [index], code == fmt.EXT_NPSCALAR, dotted(path)
+        )
 
     def unchunk(self, d: dict, path: Path) -> Ref:
         """flax's chunked form of a big array -> one Ref over all the chunks."""
@@ -345,26 +413,39 @@ class _Parser:
         ok = ok and all(type(v) is int and v >= 0 for v in shape.values())
         if ok:
             dims = tuple(shape.values())
-            ok = (all(p.dtype == parts[0].dtype for p in parts)
-                  and sum(p.shape[0] for p in parts) == math.prod(dims)
-                  and math.prod(max(v, 1) for v in dims) < fmt.MAX_ELEMENTS)
+            ok = (
+                all(p.dtype == parts[0].dtype for p in parts)
+                and sum(p.shape[0] for p in parts) == math.prod(dims)
+                and math.prod(max(v, 1) for v in dims) < fmt.MAX_ELEMENTS
+            )
         if not ok:
             self.fail("a chunked array is damaged", path)
-        return Ref(dims, parts[0].dtype, [s for p in parts for s in p.spans],
-                   [r for p in parts for r in p.records], False, dotted(path))
+        return Ref(
+            dims,
+            parts[0].dtype,
+            [s for p in parts for s in p.spans],
+            [r for p in parts for r in p.records],
+            False,
+            dotted(path),
+        )
 
 
 def parse(src: FileBytes) -> Parsed:
     """Parse the whole file's framing; raise :class:`CheckpointError` for anything malformed."""
     size, source = src.size, src.source
     if size == 0:
-        raise CheckpointError(f"{source}: the file is empty (an interrupted write by a tool "
-                              "that does not write atomically?)")
+        raise CheckpointError(
+            f"{source}: the file is empty (an interrupted write by a tool "
+            "that does not write atomically?)"
+        )
     head = src.read(0, min(16, size))
     foreign = fmt.sniff(head, size)
     first = head[0]
-    container = 0x80 <= first <= 0x9F or first in (0xDC, 0xDD, 0xDE, 0xDF, 0xC7, 0xC8, 0xC9) or (
-        0xD4 <= first <= 0xD8)
+    container = (
+        0x80 <= first <= 0x9F
+        or first in (0xDC, 0xDD, 0xDE, 0xDF, 0xC7, 0xC8, 0xC9)
+        or (0xD4 <= first <= 0xD8)
+    )
     if foreign or not container:
         raise CheckpointError(
             f"{source}: not a jaxinit or flax msgpack checkpoint: it is "
@@ -378,8 +459,9 @@ def parse(src: FileBytes) -> Parsed:
             f"(byte {parser.pos}): the file is damaged, or two files were concatenated"
         )
     top_level = 0x80 <= first <= 0x8F or first in (0xDE, 0xDF)
-    return Parsed(tree, parser.records, parser.meta_offset, parser.last_top_key, top_level,
-                  parser.saw_jaxinit)
+    return Parsed(
+        tree, parser.records, parser.meta_offset, parser.last_top_key, top_level, parser.saw_jaxinit
+    )
 
 
 def numpy_dtype(name: str) -> np.dtype | None:

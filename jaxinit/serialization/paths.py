@@ -24,8 +24,19 @@ class Opaque:
     __slots__ = ()
 
 
-LEAF_TYPES = (np.ndarray, np.generic, jax.Array, jax.ShapeDtypeStruct, str, bytes, int, float,
-              complex, jax.sharding.Sharding, Opaque)
+LEAF_TYPES = (
+    np.ndarray,
+    np.generic,
+    jax.Array,
+    jax.ShapeDtypeStruct,
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    jax.sharding.Sharding,
+    Opaque,
+)
 
 
 def is_namedtuple(x: Any) -> bool:
@@ -85,8 +96,10 @@ def rebuild(tree: Any, fn: Callable[[Path, Any], Any], path: Path = ()) -> Any:
     if tree is None:
         return None
     if type(tree) in (list, tuple):
-        children = [None if child is None else rebuild(child, fn, (*path, str(i)))
-                    for i, child in enumerate(tree)]
+        children = [
+            None if child is None else rebuild(child, fn, (*path, str(i)))
+            for i, child in enumerate(tree)
+        ]
         return children if type(tree) is list else tuple(children)
     items = node_items(tree)
     if items is None:

@@ -51,8 +51,10 @@ class _Placer:
             self.shardings = dict(walk(sharding))
             bad = [v for v in self.shardings.values() if not isinstance(v, jax.sharding.Sharding)]
             if bad:
-                raise TypeError(f"sharding= takes a jax.sharding.Sharding or a pytree of them; "
-                                f"got {type(bad[0]).__name__}")
+                raise TypeError(
+                    f"sharding= takes a jax.sharding.Sharding or a pytree of them; "
+                    f"got {type(bad[0]).__name__}"
+                )
 
     def target(self, path: Path) -> Any:
         if self.shardings is None:
@@ -60,8 +62,10 @@ class _Placer:
         prefixes = (path[:i] for i in range(len(path), -1, -1))
         target = next((self.shardings[p] for p in prefixes if p in self.shardings), None)
         if target is None:
-            raise ValueError(f"sharding= has no entry for '{dotted(path)}' (nor for any "
-                             "enclosing dict); give one, or a single Sharding for all")
+            raise ValueError(
+                f"sharding= has no entry for '{dotted(path)}' (nor for any "
+                "enclosing dict); give one, or a single Sharding for all"
+            )
         return target
 
     def place(self, batch: list[tuple[Path, np.ndarray]]) -> list[jax.Array]:
@@ -79,8 +83,9 @@ class _Placer:
                 try:
                     jax.device_put(host, target)
                 except ValueError as err:
-                    raise ValueError(f"cannot place '{dotted(path)}' of shape {host.shape} on "
-                                     f"{target}: {err}") from err
+                    raise ValueError(
+                        f"cannot place '{dotted(path)}' of shape {host.shape} on {target}: {err}"
+                    ) from err
             raise
 
 
@@ -91,11 +96,13 @@ def _put_all(hosts: list[np.ndarray]) -> list[jax.Array]:
     first = jax.device_put(hosts[:1])
     if _put_on_device is None or len(hosts) < 64 or len(first[0].devices()) != 1:
         return first + jax.device_put(hosts[1:])
-    device, = first[0].devices()
+    (device,) = first[0].devices()
     sharding, committed = first[0].sharding, first[0].committed
     try:
-        return first + [_put_on_device(_ShapedArray(h.shape, h.dtype), sharding, [h], [device],
-                                       committed) for h in hosts[1:]]
+        return first + [
+            _put_on_device(_ShapedArray(h.shape, h.dtype), sharding, [h], [device], committed)
+            for h in hosts[1:]
+        ]
     except (TypeError, AttributeError):  # jax's internals changed: the public path
         return first + jax.device_put(hosts[1:])
 
@@ -107,15 +114,25 @@ def _narrow(host: np.ndarray, name: str, source: str) -> np.ndarray:
         return host
     info = np.iinfo(dtype)
     if host.size and (host.min() < info.min or host.max() > info.max):
-        raise CheckpointError(f"{source}: '{name}' holds {host.dtype.name} values outside the "
-                              f"{dtype.name} range while jax_enable_x64 is off. {X64_HINT}.")
+        raise CheckpointError(
+            f"{source}: '{name}' holds {host.dtype.name} values outside the "
+            f"{dtype.name} range while jax_enable_x64 is off. {X64_HINT}."
+        )
     out = aligned_empty(host.size * dtype.itemsize).view(dtype).reshape(host.shape)
     out[...] = host
     return out
 
 
-def assemble(tree: Any, *, like: Any, strict: bool, device: Any, sharding: Any, source: str,
-             read: Callable[[Any], Any] = lambda x: x) -> Any:
+def assemble(
+    tree: Any,
+    *,
+    like: Any,
+    strict: bool,
+    device: Any,
+    sharding: Any,
+    source: str,
+    read: Callable[[Any], Any] = lambda x: x,
+) -> Any:
     """Check ``tree`` (leaves: file refs or numpy arrays) against ``like`` and place it.
 
     Every check runs before any array is read; ``read`` turns a leaf into a host array. Returns
@@ -126,13 +143,21 @@ def assemble(tree: Any, *, like: Any, strict: bool, device: Any, sharding: Any, 
     if like is None:
         structure, incompatible = tree, IncompatibleKeys([], [])
     else:
-        structure, incompatible = check_template(tree, like, strict=strict, source=source,
-                                                 is_source=is_source)
-    wide = [dotted(p) for p, leaf in walk(structure) if is_source(leaf)
-            and not x64_enabled() and np.dtype(leaf.dtype).name in ("float64", "complex128")]
+        structure, incompatible = check_template(
+            tree, like, strict=strict, source=source, is_source=is_source
+        )
+    wide = [
+        dotted(p)
+        for p, leaf in walk(structure)
+        if is_source(leaf)
+        and not x64_enabled()
+        and np.dtype(leaf.dtype).name in ("float64", "complex128")
+    ]
     if wide:
-        raise CheckpointError(f"{source}: {', '.join(repr(n) for n in dict.fromkeys(wide))} "
-                              f"are 64-bit floats but jax_enable_x64 is off. {X64_HINT}.")
+        raise CheckpointError(
+            f"{source}: {', '.join(repr(n) for n in dict.fromkeys(wide))} "
+            f"are 64-bit floats but jax_enable_x64 is off. {X64_HINT}."
+        )
     sources: dict[int, tuple[Path, Any]] = {}  # each array once (ties), in order
     for path, leaf in walk(structure):
         if is_source(leaf):
@@ -191,8 +216,10 @@ def _without_absent(tree: Any, source: str) -> Any:
             out._metadata = tree._metadata
         return out
     if isinstance(tree, (list, tuple)) and any(v is _ABSENT for v in tree):
-        raise CheckpointError(f"{source}: a list or tuple entry is missing and its template is "
-                              "abstract (a ShapeDtypeStruct): pass a template with values")
+        raise CheckpointError(
+            f"{source}: a list or tuple entry is missing and its template is "
+            "abstract (a ShapeDtypeStruct): pass a template with values"
+        )
     if isinstance(tree, list):
         return [_without_absent(v, source) for v in tree]
     return tree

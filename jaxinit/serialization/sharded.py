@@ -57,16 +57,21 @@ def _ocp() -> Any:
     try:
         import orbax.checkpoint as ocp
     except ImportError as err:  # pragma: no cover - orbax comes with flax
-        raise ImportError("sharded checkpoints need orbax-checkpoint: pip install "
-                          "orbax-checkpoint (it comes with flax)") from err
+        raise ImportError(
+            "sharded checkpoints need orbax-checkpoint: pip install "
+            "orbax-checkpoint (it comes with flax)"
+        ) from err
     return ocp
 
 
 def _checkpointer(asynchronous: bool = False) -> Any:
     ocp = _ocp()
     cls = ocp.AsyncCheckpointer if asynchronous else ocp.Checkpointer
-    return cls(ocp.CompositeCheckpointHandler(
-        **{ARRAYS: ocp.PyTreeCheckpointHandler(), META: ocp.JsonCheckpointHandler()}))
+    return cls(
+        ocp.CompositeCheckpointHandler(
+            **{ARRAYS: ocp.PyTreeCheckpointHandler(), META: ocp.JsonCheckpointHandler()}
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------- save
@@ -85,7 +90,7 @@ def _flatten(tree: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if type(node) in (list, tuple) and not is_namedtuple(node):
             sequences.append([list(path), type(node).__name__, len(node)])
         items = node_items(node)
-        for key, child in (items[0] if items else []):
+        for key, child in items[0] if items else []:
             note_sequences(child, (*path, str(key)))
 
     note_sequences(tree, ())
@@ -96,19 +101,28 @@ def _flatten(tree: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                 entries.append([list(path), "alias", seen[id(leaf)]])
                 continue
             if name in arrays:
-                raise ValueError(f"cannot save '{name}': two entries have this dotted name (a key "
-                                 "with dots and a nested dict): rename one")
+                raise ValueError(
+                    f"cannot save '{name}': two entries have this dotted name (a key "
+                    "with dots and a nested dict): rename one"
+                )
             seen[id(leaf)] = name
             arrays[name] = np.asarray(leaf) if isinstance(leaf, np.generic) else leaf
             entries.append([list(path), "array", name])
         elif leaf is None or isinstance(leaf, (bool, int, float, str)):
             entries.append([list(path), "value", leaf])
         else:
-            raise TypeError(f"cannot save '{name}' in a sharded checkpoint: {type(leaf).__name__} "
-                            "is neither an array nor a JSON scalar (None, bool, int, float, str)")
+            raise TypeError(
+                f"cannot save '{name}' in a sharded checkpoint: {type(leaf).__name__} "
+                "is neither an array nor a JSON scalar (None, bool, int, float, str)"
+            )
     root = "value" if _is_leaf(tree) else "tree"
-    meta = {"format": FORMAT, "version": sharded_meta.VERSION, "root": root, "entries": entries,
-            "sequences": sequences}
+    meta = {
+        "format": FORMAT,
+        "version": sharded_meta.VERSION,
+        "root": root,
+        "entries": entries,
+        "sequences": sequences,
+    }
     return arrays, meta
 
 
@@ -152,15 +166,21 @@ def save_sharded(directory: str | os.PathLike, variables: Any, *, overwrite: boo
     arrays, meta = _flatten(variables)
     meta = sharded_meta.seal(meta, arrays)  # names, shapes, dtypes and a checksum
     if os.path.lexists(target) and not overwrite:
-        raise FileExistsError(f"{target!r} already exists: pass overwrite=True to replace it "
-                              "(the old checkpoint stays intact until the new one is complete)")
+        raise FileExistsError(
+            f"{target!r} already exists: pass overwrite=True to replace it "
+            "(the old checkpoint stays intact until the new one is complete)"
+        )
     exists = os.path.lexists(target)
     dest = target + _NEW if exists else target
     _remove(dest)  # a leftover of an earlier interrupted overwrite
     _sync("jaxinit_save_sharded_clean")
     writer = _checkpointer(asynchronous=True)  # (orbax's async path writes in parallel)
-    writer.save(dest, args=ocp.args.Composite(
-        **{ARRAYS: ocp.args.PyTreeSave(arrays), META: ocp.args.JsonSave(meta)}))
+    writer.save(
+        dest,
+        args=ocp.args.Composite(
+            **{ARRAYS: ocp.args.PyTreeSave(arrays), META: ocp.args.JsonSave(meta)}
+        ),
+    )
     writer.wait_until_finished()
     writer.close()
     if exists:
@@ -185,35 +205,51 @@ def _read_meta(target: str) -> tuple[dict, dict[str, Any]]:
         raise CheckpointError(f"{source}: no sharded checkpoint here: not a directory{hint}")
     for part in (META, ARRAYS, "_CHECKPOINT_METADATA"):
         if not os.path.exists(os.path.join(target, part)):
-            raise CheckpointError(f"{source}: not a complete jaxinit sharded checkpoint ({part!r} "
-                                  "is missing): an interrupted save, or not written by "
-                                  "jaxinit.save_sharded")
+            raise CheckpointError(
+                f"{source}: not a complete jaxinit sharded checkpoint ({part!r} "
+                "is missing): an interrupted save, or not written by "
+                "jaxinit.save_sharded"
+            )
     ocp = _ocp()
     try:
-        meta = _checkpointer().restore(target, args=ocp.args.Composite(
-            **{META: ocp.args.JsonRestore()}))[META]
+        meta = _checkpointer().restore(
+            target, args=ocp.args.Composite(**{META: ocp.args.JsonRestore()})
+        )[META]
         tree_meta = _checkpointer().metadata(target).item_metadata[ARRAYS]
     except Exception as err:  # orbax raises many types for damaged files
         raise CheckpointError(f"{source}: damaged sharded checkpoint: {err}") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{source}: not a jaxinit sharded checkpoint (no {FORMAT!r} "
-                              "metadata)")
+        raise CheckpointError(
+            f"{source}: not a jaxinit sharded checkpoint (no {FORMAT!r} metadata)"
+        )
     stored = getattr(tree_meta, "tree", tree_meta)
     shapes = {}
     try:
         for key, m in (stored or {}).items():
             shapes[key] = jax.ShapeDtypeStruct(tuple(m.shape), np.dtype(m.dtype))
     except (TypeError, ValueError, AttributeError) as err:
-        raise CheckpointError(f"{source}: damaged sharded checkpoint: orbax's array metadata "
-                              f"({err})") from err
+        raise CheckpointError(
+            f"{source}: damaged sharded checkpoint: orbax's array metadata ({err})"
+        ) from err
     entries = meta.get("entries")
-    wanted = {e[2] for e in entries if isinstance(e, list) and len(e) == 3
-              and e[1] in ("array", "alias") and isinstance(e[2], str)
-              } if isinstance(entries, list) else set()
+    wanted = (
+        {
+            e[2]
+            for e in entries
+            if isinstance(e, list)
+            and len(e) == 3
+            and e[1] in ("array", "alias")
+            and isinstance(e[2], str)
+        }
+        if isinstance(entries, list)
+        else set()
+    )
     lost = sorted(wanted - set(shapes))
     if lost:
-        raise CheckpointError(f"{source}: damaged sharded checkpoint: array(s) "
-                              f"{', '.join(repr(k) for k in lost)} listed but not stored")
+        raise CheckpointError(
+            f"{source}: damaged sharded checkpoint: array(s) "
+            f"{', '.join(repr(k) for k in lost)} listed but not stored"
+        )
     sharded_meta.check(meta, shapes, target)
     return meta, shapes
 
@@ -223,8 +259,10 @@ def _structure(meta: dict, shapes: dict[str, Any]) -> Any:
     try:
         return _build(meta, shapes)
     except (AttributeError, KeyError, TypeError, IndexError) as err:  # a crafted version 1
-        raise CheckpointError(f"damaged sharded checkpoint: its jaxinit metadata is "
-                              f"inconsistent ({type(err).__name__}: {err})") from err
+        raise CheckpointError(
+            f"damaged sharded checkpoint: its jaxinit metadata is "
+            f"inconsistent ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _build(meta: dict, shapes: dict[str, Any]) -> Any:
@@ -273,13 +311,16 @@ def _check_fits(sharding: Any, shape: tuple, name: str) -> None:
     except (ValueError, TypeError, IndexError) as err:
         problem = str(err)
     if problem:
-        raise ValueError(f"cannot load '{name}' of shape {tuple(shape)} with {sharding}: "
-                         f"{problem}; choose a sharding whose mesh axes divide the array's "
-                         "dimensions")
+        raise ValueError(
+            f"cannot load '{name}' of shape {tuple(shape)} with {sharding}: "
+            f"{problem}; choose a sharding whose mesh axes divide the array's "
+            "dimensions"
+        )
 
 
-def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool = True,
-                 sharding: Any = None) -> Any:
+def load_sharded(
+    directory: str | os.PathLike, *, like: Any = None, strict: bool = True, sharding: Any = None
+) -> Any:
     """Load a checkpoint written by :func:`save_sharded`, onto any mesh or sharding.
 
     Every process calls it and reads only the shards its devices need. Where an array goes:
@@ -311,8 +352,13 @@ def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool
     ids = {id(s): k for k, s in shapes.items()}
     keys = None
     if like is not None:
-        tree, keys = check_template(tree, like, strict=strict, source=source,
-                                    is_source=lambda x: isinstance(x, jax.ShapeDtypeStruct))
+        tree, keys = check_template(
+            tree,
+            like,
+            strict=strict,
+            source=source,
+            is_source=lambda x: isinstance(x, jax.ShapeDtypeStruct),
+        )
         like_leaves = {dotted(p): leaf for p, leaf in walk(like)}
     else:
         like_leaves = {}
@@ -325,16 +371,25 @@ def load_sharded(directory: str | os.PathLike, *, like: Any = None, strict: bool
                 name = dotted(path)
                 where = _target_sharding(like_leaves.get(name), name, leaf, sharding)
                 _check_fits(where, leaf.shape, name)
-                targets[key] = jax.ShapeDtypeStruct(leaf.shape, loaded_dtype(leaf.dtype),
-                                                    sharding=where)
+                targets[key] = jax.ShapeDtypeStruct(
+                    leaf.shape, loaded_dtype(leaf.dtype), sharding=where
+                )
     restored: dict[str, Any] = {}
     if targets:
         try:
             restore_args = ocp.checkpoint_utils.construct_restore_args(targets)
-            restored = _checkpointer().restore(target, args=ocp.args.Composite(
-                **{ARRAYS: ocp.args.PyTreeRestore(targets, restore_args=restore_args,
-                                                  partial_restore=len(targets) < len(shapes))}
-            ))[ARRAYS]
+            restored = _checkpointer().restore(
+                target,
+                args=ocp.args.Composite(
+                    **{
+                        ARRAYS: ocp.args.PyTreeRestore(
+                            targets,
+                            restore_args=restore_args,
+                            partial_restore=len(targets) < len(shapes),
+                        )
+                    }
+                ),
+            )[ARRAYS]
         except Exception as err:
             raise CheckpointError(f"{source}: damaged sharded checkpoint: {err}") from err
 
@@ -361,8 +416,11 @@ def restore_one(directory: str | os.PathLike, key: str, struct: Any) -> np.ndarr
     ocp = _ocp()
     target = os.path.abspath(os.fspath(directory))
     try:
-        args = ocp.args.PyTreeRestore({key: struct}, partial_restore=True,
-                                      restore_args={key: ocp.RestoreArgs(restore_type=np.ndarray)})
+        args = ocp.args.PyTreeRestore(
+            {key: struct},
+            partial_restore=True,
+            restore_args={key: ocp.RestoreArgs(restore_type=np.ndarray)},
+        )
         out = _checkpointer().restore(target, args=ocp.args.Composite(**{ARRAYS: args}))[ARRAYS]
     except Exception as err:
         raise CheckpointError(f"{target!r}: damaged sharded checkpoint: {err}") from err

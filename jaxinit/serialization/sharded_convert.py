@@ -63,9 +63,12 @@ def lazy_tree(directory: str | os.PathLike) -> tuple[Any, list[LazyArray]]:
     return tree, list(arrays.values())
 
 
-def write_safetensors(tree: Any, path: str | os.PathLike,
-                      progress: Callable[[int, int], None] | None,
-                      metadata: Mapping[str, str] | None = None) -> int:
+def write_safetensors(
+    tree: Any,
+    path: str | os.PathLike,
+    progress: Callable[[int, int], None] | None,
+    metadata: Mapping[str, str] | None = None,
+) -> int:
     """Write ``tree`` (nested dicts of arrays or lazy arrays) as a safetensors file, one array
     at a time, through :func:`atomic_write` (fsynced, renamed into place, an existing file's
     mode kept); ties as in :mod:`jaxinit.interop.safetensors` (written at every name, the
@@ -80,8 +83,10 @@ def write_safetensors(tree: Any, path: str | os.PathLike,
     for p, leaf in walk(tree):
         name = dotted(p)
         if not hasattr(leaf, "dtype") or not hasattr(leaf, "shape"):
-            raise TypeError(f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
-                            "which stores arrays only")
+            raise TypeError(
+                f"cannot save '{name}' ({type(leaf).__name__}) to safetensors, "
+                "which stores arrays only"
+            )
         if id(leaf) in groups:
             aliases[name] = groups[id(leaf)][0][0]
             groups[id(leaf)][0].append(name)
@@ -97,9 +102,11 @@ def write_safetensors(tree: Any, path: str | os.PathLike,
     for names, leaf in groups.values():  # a tie's copies lie next to each other
         nbytes = int(np.prod(leaf.shape, dtype=np.int64)) * np.dtype(leaf.dtype).itemsize
         for name in names:
-            header[name] = {"dtype": codes[np.dtype(leaf.dtype).name],
-                            "shape": [int(d) for d in leaf.shape],
-                            "data_offsets": [offset, offset + nbytes]}
+            header[name] = {
+                "dtype": codes[np.dtype(leaf.dtype).name],
+                "shape": [int(d) for d in leaf.shape],
+                "data_offsets": [offset, offset + nbytes],
+            }
             offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
@@ -124,4 +131,4 @@ def write_safetensors(tree: Any, path: str | os.PathLike,
 def _write_all(fd: int, data: Any) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

@@ -52,14 +52,17 @@ def flat_leaves(tree: Any, source: str) -> dict[str, Any]:
     for path, leaf in walk(tree):
         name = dotted(path)
         if name in leaves:
-            raise CheckpointError(f"{source}: two entries are both named '{name}' (a key with "
-                                  "dots and a nested dict): rename one")
+            raise CheckpointError(
+                f"{source}: two entries are both named '{name}' (a key with "
+                "dots and a nested dict): rename one"
+            )
         leaves[name] = leaf
     return leaves
 
 
-def check_template(tree: Any, like: Any, *, strict: bool, source: str,
-                   is_source: Callable[[Any], bool]) -> tuple[Any, IncompatibleKeys]:
+def check_template(
+    tree: Any, like: Any, *, strict: bool, source: str, is_source: Callable[[Any], bool]
+) -> tuple[Any, IncompatibleKeys]:
     """``like``'s structure filled from ``tree`` by dotted name, checking shapes and dtypes.
 
     torch's ``load_state_dict`` rules: missing and unexpected names (errors when ``strict``),
@@ -82,34 +85,45 @@ def check_template(tree: Any, like: Any, *, strict: bool, source: str,
         if not (hasattr(want, "shape") and hasattr(want, "dtype")):
             return got
         if not is_source(got):
-            errors.append(f'While copying the parameter named "{name}", expected an array from '
-                          f"checkpoint but received {type(got)}")
+            errors.append(
+                f'While copying the parameter named "{name}", expected an array from '
+                f"checkpoint but received {type(got)}"
+            )
             return got
         if tuple(got.shape) != tuple(want.shape):
-            errors.append(f"size mismatch for {name}: copying a param with shape "
-                          f"{_fmt_shape(got.shape)} from checkpoint, the shape in current model "
-                          f"is {_fmt_shape(want.shape)}.")
+            errors.append(
+                f"size mismatch for {name}: copying a param with shape "
+                f"{_fmt_shape(got.shape)} from checkpoint, the shape in current model "
+                f"is {_fmt_shape(want.shape)}."
+            )
         dtype = np.dtype(got.dtype)
         if not getattr(got, "scalar", False):  # numpy scalars load as they are, never narrowed
             dtype = loaded_dtype(dtype)
         if dtype != np.dtype(want.dtype):
-            errors.append(f"dtype mismatch for {name}: copying a param with dtype {dtype.name} "
-                          f"from checkpoint, the dtype in current model is "
-                          f"{np.dtype(want.dtype).name}.")
+            errors.append(
+                f"dtype mismatch for {name}: copying a param with dtype {dtype.name} "
+                f"from checkpoint, the dtype in current model is "
+                f"{np.dtype(want.dtype).name}."
+            )
         return got
 
     result = rebuild(like, take)
     consumed = {id(leaves[n]) for n in taken if is_source(leaves[n])}
-    unexpected = [n for n, leaf in leaves.items()
-                  if n not in taken and not (is_source(leaf) and id(leaf) in consumed)]
+    unexpected = [
+        n
+        for n, leaf in leaves.items()
+        if n not in taken and not (is_source(leaf) and id(leaf) in consumed)
+    ]
     lines = []
     if strict and missing:
         lines.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
     if strict and unexpected:
-        lines.append("Unexpected key(s) in state_dict: "
-                     + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        lines.append(
+            "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". "
+        )
     lines += errors
     if lines:
-        raise CheckpointError(f"Error(s) in loading state_dict from {source}:\n\t"
-                              + "\n\t".join(lines))
+        raise CheckpointError(
+            f"Error(s) in loading state_dict from {source}:\n\t" + "\n\t".join(lines)
+        )
     return result, IncompatibleKeys(missing, unexpected)

@@ -44,29 +44,38 @@ class Checkpoint(NamedTuple):
     version: int | None = None  # the format version (its checksum function); None for flax's
 
 
-UNVERIFIED_HINT = ("it has no complete '__jaxinit__' entry, so nothing in it can be verified "
-                   "(files written by flax have none; a damaged jaxinit file may look the same). "
-                   "To read a flax file you trust, pass verify=False: jaxinit.load(path, "
-                   "verify=False)")
+UNVERIFIED_HINT = (
+    "it has no complete '__jaxinit__' entry, so nothing in it can be verified "
+    "(files written by flax have none; a damaged jaxinit file may look the same). "
+    "To read a flax file you trust, pass verify=False: jaxinit.load(path, "
+    "verify=False)"
+)
 
 
 def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpoint:
     """Check everything but the array data; resolve ties and sequences; return the tree."""
     source, tree = src.source, parsed.tree
     if not (isinstance(tree, dict) and fmt.META_KEY in tree):
-        if isinstance(tree, dict) and any(isinstance(v, dict) and v.get("format") == fmt.FORMAT
-                                           and any(c.structure_key in v for c in SCHEMES.values())
-                                           for v in tree.values()):
-            raise CheckpointError(f"{source}: the file is corrupted: the key of its "
-                                  f"'{fmt.META_KEY}' entry is damaged")
+        if isinstance(tree, dict) and any(
+            isinstance(v, dict)
+            and v.get("format") == fmt.FORMAT
+            and any(c.structure_key in v for c in SCHEMES.values())
+            for v in tree.values()
+        ):
+            raise CheckpointError(
+                f"{source}: the file is corrupted: the key of its '{fmt.META_KEY}' entry is damaged"
+            )
         if parsed.saw_jaxinit:  # e.g. a changed root header hid the entry: never "flax's"
-            raise CheckpointError(f"{source}: the file is corrupted: it is a jaxinit checkpoint "
-                                  f"(it holds names only jaxinit writes) but its "
-                                  f"'{fmt.META_KEY}' entry is not where it belongs; restore it "
-                                  "from a copy")
+            raise CheckpointError(
+                f"{source}: the file is corrupted: it is a jaxinit checkpoint "
+                f"(it holds names only jaxinit writes) but its "
+                f"'{fmt.META_KEY}' entry is not where it belongs; restore it "
+                "from a copy"
+            )
         if not allow_unverified:
-            raise CheckpointError(f"{source}: not a verifiable jaxinit checkpoint: "
-                                  f"{UNVERIFIED_HINT}")
+            raise CheckpointError(
+                f"{source}: not a verifiable jaxinit checkpoint: {UNVERIFIED_HINT}"
+            )
         return Checkpoint(resolve(tree, [], source), None)
     meta = tree.pop(fmt.META_KEY)
     version = _check_meta(meta, parsed, source)
@@ -76,7 +85,8 @@ def verify(parsed: Parsed, src: FileBytes, *, allow_unverified: bool) -> Checkpo
             "checksum: one damaged byte there would load a different structure silently, so "
             "it is refused. Everything else in it is verified when you accept that record "
             "unverified: jaxinit.load(path, verify=False) (CLI: --unverified); then save it "
-            "again with jaxinit.save (version 3 covers every byte)")
+            "again with jaxinit.save (version 3 covers every byte)"
+        )
     names = scheme(version)
     if version == 1:
         end = parsed.meta_offset
@@ -145,8 +155,10 @@ def resolve(tree: Any, sequences: list, source: str) -> Any:
         if isinstance(node, dict):
             return {k: visit(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list):
-            return [v if v is None or isinstance(v, (int, float, str, bytes)) else visit(v, path)
-                    for v in node]
+            return [
+                v if v is None or isinstance(v, (int, float, str, bytes)) else visit(v, path)
+                for v in node
+            ]
         if isinstance(node, Ref):
             refs[path] = node
         elif isinstance(node, AliasMarker):
@@ -161,8 +173,13 @@ def resolve(tree: Any, sequences: list, source: str) -> Any:
     tree = visit(tree, ())
     damaged = CheckpointError(f"{source}: the '{fmt.META_KEY}' entry is damaged (sequences)")
     for entry in sequences:
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[1] in ("list", "tuple")
-                and isinstance(entry[0], list) and all(isinstance(k, str) for k in entry[0])):
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and entry[1] in ("list", "tuple")
+            and isinstance(entry[0], list)
+            and all(isinstance(k, str) for k in entry[0])
+        ):
             raise damaged
     if len({tuple(entry[0]) for entry in sequences}) != len(sequences):
         raise damaged
@@ -186,8 +203,9 @@ class DataReader:
     checksumming each block as it arrives: a damaged array raises as soon as it is read,
     naming it; :meth:`finish` reports a file that changed size meanwhile."""
 
-    def __init__(self, src: FileBytes, checkpoint: Checkpoint, progress: Callable | None,
-                 total: int):
+    def __init__(
+        self, src: FileBytes, checkpoint: Checkpoint, progress: Callable | None, total: int
+    ):
         self.src, self.file, self.source = src, src.file, src.source
         self.sums, self.version = checkpoint.sums, checkpoint.version
         self.once = None if self.sums is None else scheme(checkpoint.version).once
@@ -223,8 +241,10 @@ class DataReader:
         while len(view):
             n = self.file.readinto(view)
             if not n:
-                raise CheckpointError(f"{self.source}: the file became shorter while "
-                                      f"'{ref.name}' was read (was it overwritten?)")
+                raise CheckpointError(
+                    f"{self.source}: the file became shorter while "
+                    f"'{ref.name}' was read (was it overwritten?)"
+                )
             view = view[n:]
             self.done += n
 

@@ -49,8 +49,9 @@ class Out:
                 "orbax-checkpoint for multi-host checkpoints"
             )
         if len(value.shape) > fmt.MAX_NDIM:
-            raise ValueError(f"cannot save '{name}': {len(value.shape)} dimensions (at most "
-                             f"{fmt.MAX_NDIM})")
+            raise ValueError(
+                f"cannot save '{name}': {len(value.shape)} dimensions (at most {fmt.MAX_NDIM})"
+            )
         self.value, self.code = value, code
         self.shape, self.dtype = tuple(value.shape), dtype.newbyteorder("=")
         self.nbytes = math.prod(self.shape) * self.dtype.itemsize
@@ -63,8 +64,10 @@ class Out:
         if bits is None:
             return self._host_buffers()
         mask = np.uint8((1 << bits) - 1)
-        return [np.bitwise_and(np.ascontiguousarray(b).view(np.uint8), mask).view(self.dtype)
-                for b in self._host_buffers()]
+        return [
+            np.bitwise_and(np.ascontiguousarray(b).view(np.uint8), mask).view(self.dtype)
+            for b in self._host_buffers()
+        ]
 
     def _host_buffers(self) -> list[np.ndarray]:
         x = self.value
@@ -120,8 +123,10 @@ def plan(obj: Any) -> Plan:
         nonlocal nbytes
         name = dotted(path) or "<root>"
         if len(path) >= fmt.MAX_DEPTH - 2:
-            raise ValueError(f"cannot save '{name}': nested deeper than {fmt.MAX_DEPTH - 2} "
-                             "levels (load would refuse it)")
+            raise ValueError(
+                f"cannot save '{name}': nested deeper than {fmt.MAX_DEPTH - 2} "
+                "levels (load would refuse it)"
+            )
         if isinstance(x, (np.ndarray, jax.Array)) or getattr(type(x), "__jaxinit_lazy__", False):
             key = identity(x)  # (lazy: an array read when written, sharded_convert.LazyArray)
             if key is not None and key in seen:
@@ -195,8 +200,14 @@ class _ByteStream:
 class _Writer:
     """Streams msgpack to a file descriptor (see the module doc)."""
 
-    def __init__(self, fd: int, version: int, flusher: ThreadPoolExecutor,
-                 progress: Callable | None, total: int):
+    def __init__(
+        self,
+        fd: int,
+        version: int,
+        flusher: ThreadPoolExecutor,
+        progress: Callable | None,
+        total: int,
+    ):
         self.fd, self.version, self.progress, self.total = fd, version, progress, total
         self.flusher, self.flushing = flusher, None
         self.pending = bytearray()
@@ -274,14 +285,20 @@ class _Writer:
         step = max(1, int(fmt.MAX_CHUNK_SIZE / itemsize))  # flax's _chunk
         starts = range(0, size, step)
         self.struct(
-            fmt.map_header(3) + fmt.pack(fmt.CHUNKED_KEY) + fmt.pack(True) + fmt.pack("shape")
-            + fmt.pack({str(i): d for i, d in enumerate(out.shape)}) + fmt.pack("chunks")
+            fmt.map_header(3)
+            + fmt.pack(fmt.CHUNKED_KEY)
+            + fmt.pack(True)
+            + fmt.pack("shape")
+            + fmt.pack({str(i): d for i, d in enumerate(out.shape)})
+            + fmt.pack("chunks")
             + fmt.map_header(len(starts))
         )
         for i, start in enumerate(starts):
             count = min(step, size - start)
-            self.struct(fmt.pack(str(i)) + fmt.record_header(fmt.EXT_NDARRAY, (count,),
-                                                             out.dtype, count * itemsize))
+            self.struct(
+                fmt.pack(str(i))
+                + fmt.record_header(fmt.EXT_NDARRAY, (count,), out.dtype, count * itemsize)
+            )
             self.data(stream.take(count * itemsize))
 
 
@@ -293,8 +310,9 @@ def _write_all(fd: int, view: memoryview) -> None:
 _fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
-def write_checkpoint(fd: int, plan: Plan, progress: Callable | None,
-                     version: int = fmt.FORMAT_VERSION) -> None:
+def write_checkpoint(
+    fd: int, plan: Plan, progress: Callable | None, version: int = fmt.FORMAT_VERSION
+) -> None:
     """Write ``plan`` to ``fd`` in format ``version`` (3; 2 for tests of old files): the
     structure checksum, the last value of the file, covers every byte before it except array
     data (which have their own, one per record)."""

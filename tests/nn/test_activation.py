@@ -54,11 +54,14 @@ def test_inplace_forms_return_the_result():
 
 @pytest.mark.parametrize(
     "layer,fn",
-    [(nn.ELU(0.3), lambda x: F.elu(x, 0.3)),
-     (nn.Softplus(2.0, 3.0), lambda x: F.softplus(x, 2, 3)),
-     (nn.Hardtanh(-0.5, 0.5), lambda x: F.hardtanh(x, -0.5, 0.5)),
-     (nn.GLU(0), lambda x: F.glu(x, 0)),
-     (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)), (nn.Mish(), F.mish)],
+    [
+        (nn.ELU(0.3), lambda x: F.elu(x, 0.3)),
+        (nn.Softplus(2.0, 3.0), lambda x: F.softplus(x, 2, 3)),
+        (nn.Hardtanh(-0.5, 0.5), lambda x: F.hardtanh(x, -0.5, 0.5)),
+        (nn.GLU(0), lambda x: F.glu(x, 0)),
+        (nn.LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
+        (nn.Mish(), F.mish),
+    ],
 )
 def test_layers_call_their_functional_form(layer, fn):
     x = jax.random.normal(KEY, (4, 3))

@@ -34,7 +34,11 @@ def test_variables_and_their_initial_values():
     bn = BatchNorm2d(3)
     v = bn.init(KEY)
     assert list(bn.state_dict(v)) == [
-        "weight", "bias", "running_mean", "running_var", "num_batches_tracked",
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
     ]
     np.testing.assert_array_equal(v["weight"], np.ones(3))
     np.testing.assert_array_equal(v["bias"], np.zeros(3))
@@ -44,10 +48,15 @@ def test_variables_and_their_initial_values():
     params, buffers = bn.split(v)
     assert list(params) == ["weight", "bias"]
     assert list(BatchNorm1d(2, affine=False).init(KEY)) == [
-        "running_mean", "running_var", "num_batches_tracked",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
     ]
     assert list(BatchNorm1d(2, bias=False).init(KEY)) == [
-        "weight", "running_mean", "running_var", "num_batches_tracked",
+        "weight",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
     ]
     assert BatchNorm2d(2, affine=False, track_running_stats=False).init(KEY) == {}
 
@@ -63,8 +72,11 @@ def test_num_batches_tracked_is_int64_under_x64():
 
 @pytest.mark.parametrize(
     "bn,shape",
-    [(BatchNorm2d(3, momentum=0.2, eps=1e-3), (4, 3, 3, 2)), (BatchNorm1d(3), (6, 3)),
-     (BatchNorm1d(3), (2, 3, 5))],
+    [
+        (BatchNorm2d(3, momentum=0.2, eps=1e-3), (4, 3, 3, 2)),
+        (BatchNorm1d(3), (6, 3)),
+        (BatchNorm1d(3), (2, 3, 5)),
+    ],
 )
 def test_training_steps_follow_the_formulas(bn, shape):
     v = bn.init(KEY)
@@ -160,15 +172,31 @@ def test_half_precision_inputs_are_normalised_in_float32():
     [
         (BatchNorm2d(2), (2, 2, 2), False, r"expected 4D input \(got 3D input\)"),
         (BatchNorm1d(2), (2, 2, 2, 2), False, r"expected 2D or 3D input \(got 4D input\)"),
-        (BatchNorm2d(2), (1, 2, 1, 1), True,
-         r"Expected more than 1 value per channel when training, got input size "
-         r"torch.Size\(\[1, 2, 1, 1\]\)"),
-        (BatchNorm2d(2, track_running_stats=False), (1, 2, 1, 1), False,
-         "Expected more than 1 value per channel"),
-        (BatchNorm2d(2, eps=0.0), (2, 2, 1, 1), True,
-         "batch_norm eps must be positive during training, but got 0.0"),
-        (BatchNorm2d(2, eps=-1.0), (2, 2, 1, 1), False,
-         "batch_norm eps must be non-negative, but got -1.0"),
+        (
+            BatchNorm2d(2),
+            (1, 2, 1, 1),
+            True,
+            r"Expected more than 1 value per channel when training, got input size "
+            r"torch.Size\(\[1, 2, 1, 1\]\)",
+        ),
+        (
+            BatchNorm2d(2, track_running_stats=False),
+            (1, 2, 1, 1),
+            False,
+            "Expected more than 1 value per channel",
+        ),
+        (
+            BatchNorm2d(2, eps=0.0),
+            (2, 2, 1, 1),
+            True,
+            "batch_norm eps must be positive during training, but got 0.0",
+        ),
+        (
+            BatchNorm2d(2, eps=-1.0),
+            (2, 2, 1, 1),
+            False,
+            "batch_norm eps must be non-negative, but got -1.0",
+        ),
         (BatchNorm2d(2), (2, 3, 1, 1), False, "expects 2 channels at dim 1"),
     ],
 )
@@ -200,8 +228,7 @@ def test_legacy_checkpoint_may_lack_num_batches_tracked():
 
 def test_reprs():
     assert repr(BatchNorm2d(2)) == (
-        "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)"
+        "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
     assert repr(BatchNorm1d(3, momentum=None, affine=False, track_running_stats=False)) == (
         "BatchNorm1d(3, eps=1e-05, momentum=None, affine=False, bias=False, "

@@ -37,8 +37,12 @@ def reference_conv2d(x, w, b, stride, pads, dilation, groups):
     og = o // groups
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, :, i * dh : i * dh + (oh - 1) * sh + 1 : sh,
-                      j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            patch = x[
+                :,
+                :,
+                i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+            ]
             for g in range(groups):
                 xs = patch[:, g * cg : (g + 1) * cg]
                 ws = w[g * og : (g + 1) * og, :, i, j]
@@ -64,8 +68,9 @@ def test_conv2d_equals_a_direct_convolution(kwargs, pads):
     v = rand_vars(conv)
     x = randn(2, 4, 9, 8)
     y = conv(v, x)
-    expected = reference_conv2d(x, v["weight"], v.get("bias"), conv.stride, pads,
-                                 conv.dilation, conv.groups)
+    expected = reference_conv2d(
+        x, v["weight"], v.get("bias"), conv.stride, pads, conv.dilation, conv.groups
+    )
     np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-5)
     if kwargs.get("padding") == "same":
         assert y.shape[2:] == x.shape[2:]
@@ -80,8 +85,9 @@ def test_conv1d_is_conv2d_with_a_unit_height():
     np.testing.assert_allclose(c1(v1, x), c2(v2, x[:, :, None])[:, :, 0], rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("mode,np_mode", [("reflect", "reflect"), ("replicate", "edge"),
-                                          ("circular", "wrap")])
+@pytest.mark.parametrize(
+    "mode,np_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")]
+)
 def test_padding_modes_pad_then_convolve(mode, np_mode):
     conv = Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode)
     v = rand_vars(conv)
@@ -128,8 +134,9 @@ def test_jit_and_gradients():
     v = rand_vars(conv)
     x = randn(2, 2, 6, 5)
     np.testing.assert_allclose(jax.jit(conv)(v, x), conv(v, x), rtol=1e-6, atol=1e-6)
-    check_grads(lambda v, x: conv(v, x), (v, x), order=1, modes=["rev"], eps=1e-2,
-                atol=2e-2, rtol=2e-2)
+    check_grads(
+        lambda v, x: conv(v, x), (v, x), order=1, modes=["rev"], eps=1e-2, atol=2e-2, rtol=2e-2
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,8 +181,9 @@ def test_reprs():
     assert repr(Conv1d(2, 4, 3, stride=2, padding=1)) == (
         "Conv1d(2, 4, kernel_size=(3,), stride=(2,), padding=(1,))"
     )
-    assert repr(Conv2d(3, 6, 4, padding="same", dilation=2, groups=3, bias=False,
-                       padding_mode="reflect")) == (
+    assert repr(
+        Conv2d(3, 6, 4, padding="same", dilation=2, groups=3, bias=False, padding_mode="reflect")
+    ) == (
         "Conv2d(3, 6, kernel_size=(4, 4), stride=(1, 1), padding=same, dilation=(2, 2), "
         "groups=3, bias=False, padding_mode=reflect)"
     )

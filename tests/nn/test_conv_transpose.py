@@ -43,15 +43,17 @@ def test_every_convolution_goes_through_the_one_entry_point(monkeypatch):
         transposed = functools.partial(getattr(F, f"conv_transpose{n}d"), stride=2)
         jax.eval_shape(transposed, x, w)
     conv = nn.Conv2d(2, 2, 2, padding_mode="circular", padding=1)
-    jax.eval_shape(conv, {"weight": jnp.ones((2, 2, 2, 2)), "bias": jnp.ones(2)},
-                   jnp.ones((1, 2, 4, 4)))
+    jax.eval_shape(
+        conv, {"weight": jnp.ones((2, 2, 2, 2)), "bias": jnp.ones(2)}, jnp.ones((1, 2, 4, 4))
+    )
     assert calls == [None, (2,), None, (2, 2), None, (2, 2, 2), None]
 
 
 def test_no_other_module_calls_lax_convolution():
     root = pathlib.Path(jaxinit.__file__).parent
     users = sorted(
-        str(p.relative_to(root)) for p in root.rglob("*.py")
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
         if "conv_general_dilated" in p.read_text() or "lax.conv(" in p.read_text()
     )
     # the entry point (and any backend helpers beside it, nn/functional/_conv*.py) and its
@@ -76,12 +78,15 @@ def test_conv_transpose_is_the_adjoint_of_conv(n, stride, padding, dilation, gro
     with jax.enable_x64():
         x = randn(2, 3 * groups, *(7, 6, 5)[:n]).astype(jnp.float64)
         w = randn(2 * groups, 3, *(3, 2, 3)[:n], seed=1).astype(jnp.float64)
-        forward = functools.partial(conv, stride=stride, padding=padding, dilation=dilation,
-                                    groups=groups)
+        forward = functools.partial(
+            conv, stride=stride, padding=padding, dilation=dilation, groups=groups
+        )
         y_shape = jax.eval_shape(forward, x, w).shape
         s, p, d = (F.conv._conv_arg(a, n, "") for a in (stride, padding, dilation))
-        op = [xs - ((ys - 1) * si - 2 * pi + di * (k - 1) + 1)
-              for xs, ys, si, pi, di, k in zip(x.shape[2:], y_shape[2:], s, p, d, w.shape[2:])]
+        op = [
+            xs - ((ys - 1) * si - 2 * pi + di * (k - 1) + 1)
+            for xs, ys, si, pi, di, k in zip(x.shape[2:], y_shape[2:], s, p, d, w.shape[2:])
+        ]
         transposed = getattr(F, f"conv_transpose{n}d")
 
         @jax.jit
@@ -146,8 +151,10 @@ def test_conv_transpose_variables_and_default_init_fan():
 @pytest.mark.parametrize(
     "make,match",
     [
-        (lambda: nn.ConvTranspose2d(4, 4, 3, padding_mode="circular"),
-         'Only "zeros" padding mode is supported for ConvTranspose2d'),
+        (
+            lambda: nn.ConvTranspose2d(4, 4, 3, padding_mode="circular"),
+            'Only "zeros" padding mode is supported for ConvTranspose2d',
+        ),
         (lambda: nn.ConvTranspose1d(4, 4, 3, padding="same"), "string padding exists for Conv"),
         (lambda: nn.ConvTranspose3d(4, 4, 3, stride=0), "non-positive stride"),
         (lambda: nn.Conv3d(4, 4, (3, 3)), "kernel_size must be an int or a tuple of 3 ints"),

@@ -30,9 +30,14 @@ def test_dropout_rate_and_scale():
 
 @pytest.mark.parametrize(
     "fn,shape,spatial",
-    [(F.dropout1d, (40, 250, 3), (2,)), (F.dropout1d, (250, 3), (1,)),
-     (F.dropout2d, (40, 250, 2, 2), (2, 3)), (F.dropout3d, (40, 250, 2, 1, 2), (2, 3, 4)),
-     (F.dropout3d, (250, 2, 1, 2), (1, 2, 3)), (F.feature_alpha_dropout, (40, 250, 3), (2,))],
+    [
+        (F.dropout1d, (40, 250, 3), (2,)),
+        (F.dropout1d, (250, 3), (1,)),
+        (F.dropout2d, (40, 250, 2, 2), (2, 3)),
+        (F.dropout3d, (40, 250, 2, 1, 2), (2, 3, 4)),
+        (F.dropout3d, (250, 2, 1, 2), (1, 2, 3)),
+        (F.feature_alpha_dropout, (40, 250, 3), (2,)),
+    ],
 )
 def test_channel_wise_masks(fn, shape, spatial):
     p = 0.4

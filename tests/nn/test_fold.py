@@ -23,8 +23,12 @@ def reference_unfold(x, k, d, p, s):
     out = np.zeros((n, c * k[0] * k[1], bh * bw), x.dtype)
     for a in range(bh):
         for b in range(bw):
-            patch = x[:, :, a * s[0] : a * s[0] + d[0] * (k[0] - 1) + 1 : d[0],
-                      b * s[1] : b * s[1] + d[1] * (k[1] - 1) + 1 : d[1]]
+            patch = x[
+                :,
+                :,
+                a * s[0] : a * s[0] + d[0] * (k[0] - 1) + 1 : d[0],
+                b * s[1] : b * s[1] + d[1] * (k[1] - 1) + 1 : d[1],
+            ]
             out[:, :, a * bw + b] = patch.reshape(n, -1)
     return out
 
@@ -40,8 +44,12 @@ def _pairs(kw):
     def pair(v):
         return (v, v) if isinstance(v, int) else tuple(v)
 
-    return (pair(kw["kernel_size"]), pair(kw.get("dilation", 1)), pair(kw.get("padding", 0)),
-            pair(kw.get("stride", 1)))
+    return (
+        pair(kw["kernel_size"]),
+        pair(kw.get("dilation", 1)),
+        pair(kw.get("padding", 0)),
+        pair(kw.get("stride", 1)),
+    )
 
 
 @pytest.mark.parametrize("kwargs", CASES)

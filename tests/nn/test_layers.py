@@ -54,8 +54,7 @@ def test_layernorm_options_and_dtypes():
     y = ln(v, xh)  # normalised in float32 (bf16 arithmetic at ~50 would be off by ~0.1)
     assert y.dtype == jnp.bfloat16
     # only the output rounding remains: |y| < 4, bf16 half-ulp there <= 2**-7
-    np.testing.assert_allclose(np.asarray(y, np.float32), ln(v, xh.astype(jnp.float32)),
-                               atol=2**-7)
+    np.testing.assert_allclose(np.asarray(y, np.float32), ln(v, xh.astype(jnp.float32)), atol=2**-7)
     with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 6\]"):
         ln(v, jnp.ones((2, 5)))
 
@@ -198,8 +197,12 @@ def reference_pool(x, k, s, p, d, ceil_mode, op):
 
 @pytest.mark.parametrize(
     "k,s,p,d,ceil_mode,size",
-    [(2, 2, 0, 1, False, (8, 8)), (3, 2, 1, 1, True, (6, 7)), (3, 2, 1, 2, False, (9, 8)),
-     (2, 3, 1, 2, True, (8, 10))],
+    [
+        (2, 2, 0, 1, False, (8, 8)),
+        (3, 2, 1, 1, True, (6, 7)),
+        (3, 2, 1, 2, False, (9, 8)),
+        (2, 3, 1, 2, True, (8, 10)),
+    ],
 )
 def test_maxpool2d_equals_the_definition(k, s, p, d, ceil_mode, size):
     pool = MaxPool2d(k, s, p, d, ceil_mode=ceil_mode)
@@ -246,11 +249,13 @@ def test_adaptive_avgpool2d_windows():
         for j in range(4):
             r0, r1 = (i * 7) // 3, -(-(i + 1) * 7 // 3)
             c0, c1 = (j * 10) // 4, -(-(j + 1) * 10 // 4)
-            np.testing.assert_allclose(y[..., i, j], xs[..., r0:r1, c0:c1].mean((-2, -1)),
-                                       rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                y[..., i, j], xs[..., r0:r1, c0:c1].mean((-2, -1)), rtol=1e-5, atol=1e-6
+            )
     # divisible sizes (reshape path) agree with AvgPool2d; None keeps a dim
-    np.testing.assert_allclose(AdaptiveAvgPool2d(2)(randn(1, 2, 8, 6)),
-                               AvgPool2d((4, 3))(randn(1, 2, 8, 6)), rtol=1e-6)
+    np.testing.assert_allclose(
+        AdaptiveAvgPool2d(2)(randn(1, 2, 8, 6)), AvgPool2d((4, 3))(randn(1, 2, 8, 6)), rtol=1e-6
+    )
     assert AdaptiveAvgPool2d((None, 1))(x).shape == (2, 3, 7, 1)
     assert AdaptiveAvgPool2d(1)(x[0]).shape == (3, 1, 1)
 
@@ -284,13 +289,16 @@ def test_pooling_reprs():
 
 @pytest.mark.parametrize(
     "conv,bn",
-    [(Conv2d(3, 4, 3, padding=1, bias=False), BatchNorm2d(4)),
-     (Conv1d(2, 6, 3, groups=2), BatchNorm1d(6, affine=False))],
+    [
+        (Conv2d(3, 4, 3, padding=1, bias=False), BatchNorm2d(4)),
+        (Conv1d(2, 6, 3, groups=2), BatchNorm1d(6, affine=False)),
+    ],
 )
 def test_fused_conv_equals_conv_then_bn_in_eval(conv, bn):
     rng = np.random.default_rng(0)
-    cv = conv.load_state_dict(None, {k: rng.standard_normal(p.shape)
-                                     for k, p in conv.named_parameters()})[0]
+    cv = conv.load_state_dict(
+        None, {k: rng.standard_normal(p.shape) for k, p in conv.named_parameters()}
+    )[0]
     bv = bn.init(KEY)
     bv = bn.set(bv, "running_mean", rng.standard_normal(bn.num_features))
     bv = bn.set(bv, "running_var", rng.uniform(0.5, 2.0, bn.num_features))

@@ -15,8 +15,9 @@ def test_max_pool_indices_and_unpool_round_trip():
     x = jnp.asarray(np.random.default_rng(0).permutation(24).reshape(1, 2, 3, 4), jnp.float32)
     y, i = jax.jit(lambda a: F.max_pool2d(a, 2, ceil_mode=True, return_indices=True))(x)
     assert y.shape == i.shape == (1, 2, 2, 2)
-    np.testing.assert_array_equal(jnp.take_along_axis(x.reshape(1, 2, -1), i.reshape(1, 2, -1),
-                                                      axis=2).reshape(y.shape), y)
+    np.testing.assert_array_equal(
+        jnp.take_along_axis(x.reshape(1, 2, -1), i.reshape(1, 2, -1), axis=2).reshape(y.shape), y
+    )
     back = nn.MaxUnpool2d(2)(y, i, output_size=(3, 4))
     assert back.shape == x.shape
     assert float(back.sum()) == float(y.sum())  # maxima written back, zeros elsewhere
@@ -44,7 +45,8 @@ def test_interpolate_identities_and_definition():
         np.testing.assert_allclose(F.interpolate(x, size=(5, 4), mode=mode), x, atol=1e-6)
     row = jnp.asarray([[[0.0, 1.0, 2.0]]])
     np.testing.assert_allclose(  # corners aligned: exact midpoints
-        F.interpolate(row, size=5, mode="linear", align_corners=True), [[[0, .5, 1, 1.5, 2]]])
+        F.interpolate(row, size=5, mode="linear", align_corners=True), [[[0, 0.5, 1, 1.5, 2]]]
+    )
     np.testing.assert_array_equal(F.interpolate(row, scale_factor=2), [[[0, 0, 1, 1, 2, 2]]])
     assert jax.jit(nn.Upsample(scale_factor=2, mode="bilinear"))(x).shape == (1, 2, 10, 8)
 
@@ -62,7 +64,8 @@ def test_shuffles_invert_and_unflatten():
     x = jnp.arange(2 * 8 * 3 * 2.0).reshape(2, 8, 3, 2)
     np.testing.assert_array_equal(F.pixel_unshuffle(F.pixel_shuffle(x, 2), 2), x)
     np.testing.assert_array_equal(
-        F.channel_shuffle(jnp.arange(6.0).reshape(1, 6, 1), 2)[0, :, 0], [0, 3, 1, 4, 2, 5])
+        F.channel_shuffle(jnp.arange(6.0).reshape(1, 6, 1), 2)[0, :, 0], [0, 3, 1, 4, 2, 5]
+    )
     assert nn.Unflatten(1, (2, -1))(x).shape == (2, 2, 4, 3, 2)
 
 
@@ -72,5 +75,6 @@ def test_grid_sample_identity():
     for ac, mode in ((False, "bilinear"), (True, "nearest"), (True, "bicubic")):
         grid = F.affine_grid(theta, x.shape, align_corners=ac)
         y = jax.jit(lambda a, g, mode=mode, ac=ac: F.grid_sample(a, g, mode, align_corners=ac))(
-            x, grid)
+            x, grid
+        )
         np.testing.assert_allclose(y, x, atol=1e-5)

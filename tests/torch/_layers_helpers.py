@@ -92,5 +92,3 @@ def raises_like_torch(torch_fn, jax_fn):
         jax_fn()
     assert str(j_err.value).startswith(str(t_err.value)), (str(t_err.value), str(j_err.value))
     return t_err.value, j_err.value
-
-

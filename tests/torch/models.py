@@ -222,8 +222,17 @@ def resnet18(M, zero_init_residual=False, num_classes=1000, width=64):
 # attention path (causal mask, scaled by 1/sqrt(head_dim), tanh GELU), dropout included.
 
 
-def gpt2(M, vocab=96, n_positions=16, n_embd=32, n_layer=2, n_head=4, initializer_range=0.02,
-         pdrop=0.1, attn_bias=True):
+def gpt2(
+    M,
+    vocab=96,
+    n_positions=16,
+    n_embd=32,
+    n_layer=2,
+    n_head=4,
+    initializer_range=0.02,
+    pdrop=0.1,
+    attn_bias=True,
+):
     xp = torch if M is tnn else jnp
     head_dim = n_embd // n_head
 
@@ -238,14 +247,18 @@ def gpt2(M, vocab=96, n_positions=16, n_embd=32, n_layer=2, n_head=4, initialize
         def forward(self, x):
             b, t, _ = x.shape
             q, k, v = (
-                y.reshape(b, t, n_head, head_dim).transpose(1, 2) if M is tnn
+                y.reshape(b, t, n_head, head_dim).transpose(1, 2)
+                if M is tnn
                 else y.reshape(b, t, n_head, head_dim).transpose(0, 2, 1, 3)
-                for y in (self.c_attn(x)[..., i * n_embd:(i + 1) * n_embd] for i in range(3))
+                for y in (self.c_attn(x)[..., i * n_embd : (i + 1) * n_embd] for i in range(3))
             )
             kt = k.transpose(-1, -2) if M is tnn else k.transpose(0, 1, 3, 2)
             w = (q @ kt) / math.sqrt(head_dim)
-            causal = xp.tril(xp.ones((t, t), dtype=xp.bool)) if M is tnn else \
-                jnp.tril(jnp.ones((t, t), bool))
+            causal = (
+                xp.tril(xp.ones((t, t), dtype=xp.bool))
+                if M is tnn
+                else jnp.tril(jnp.ones((t, t), bool))
+            )
             w = xp.where(causal, w, xp.finfo(w.dtype).min)
             w = self.attn_dropout(M.functional.softmax(w, dim=-1))
             y = w @ v
@@ -327,13 +340,15 @@ def lstm_tagger(M, vocab=20, emb=8, hidden=6, tags=5, dropout=0.0):
         def __init__(self):
             super().__init__()
             self.embed = M.Embedding(vocab, emb, padding_idx=0)
-            self.lstm = M.LSTM(emb, hidden, num_layers=2, batch_first=True, bidirectional=True,
-                               dropout=dropout)
+            self.lstm = M.LSTM(
+                emb, hidden, num_layers=2, batch_first=True, bidirectional=True, dropout=dropout
+            )
             self.head = M.Linear(2 * hidden, tags)
 
         def forward(self, ids, lengths):
-            packed = o.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True,
-                                                enforce_sorted=False)
+            packed = o.rnn.pack_padded_sequence(
+                self.embed(ids), lengths, batch_first=True, enforce_sorted=False
+            )
             out, _ = self.lstm(packed)
             out, _ = o.rnn.pad_packed_sequence(out, batch_first=True)
             return self.head(out)
@@ -354,8 +369,12 @@ def unet(M, in_ch=3, out_ch=2, base=4, groups=2):
         def __init__(self, cin, cout):
             super().__init__()
             self.block = M.Sequential(
-                M.Conv2d(cin, cout, 3, padding=1), M.GroupNorm(groups, cout), M.SiLU(),
-                M.Conv2d(cout, cout, 3, padding=1), M.GroupNorm(groups, cout), M.SiLU(),
+                M.Conv2d(cin, cout, 3, padding=1),
+                M.GroupNorm(groups, cout),
+                M.SiLU(),
+                M.Conv2d(cout, cout, 3, padding=1),
+                M.GroupNorm(groups, cout),
+                M.SiLU(),
             )
 
         def forward(self, x):
@@ -409,8 +428,9 @@ def vit(M, image=8, patch=4, dim=16, depth=2, heads=4, classes=3, dropout=0.1):
             self.patch_embed = M.Conv2d(3, dim, patch, stride=patch)
             self.cls_token = o.param(1, 1, dim)
             self.pos_embed = o.param(1, n + 1, dim)
-            layer = M.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, activation="gelu",
-                                              batch_first=True, norm_first=True)
+            layer = M.TransformerEncoderLayer(
+                dim, heads, 2 * dim, dropout, activation="gelu", batch_first=True, norm_first=True
+            )
             self.encoder = M.TransformerEncoder(layer, depth, enable_nested_tensor=False)
             self.norm = M.LayerNorm(dim, eps=1e-6)
             self.head = M.Linear(dim, classes)
@@ -420,8 +440,11 @@ def vit(M, image=8, patch=4, dim=16, depth=2, heads=4, classes=3, dropout=0.1):
         def forward(self, x):
             x = self.patch_embed(x)
             b, c = x.shape[0], x.shape[1]
-            x = x.reshape(b, c, -1).transpose(1, 2) if M is tnn else \
-                x.reshape(b, c, -1).transpose(0, 2, 1)
+            x = (
+                x.reshape(b, c, -1).transpose(1, 2)
+                if M is tnn
+                else x.reshape(b, c, -1).transpose(0, 2, 1)
+            )
             x = o.cat([o.expand(self.cls_token, (b, 1, c)), x], 1) + self.pos_embed
             x = self.norm(self.encoder(x))
             return self.head(x[:, 0])

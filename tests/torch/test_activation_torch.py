@@ -51,15 +51,35 @@ def check(t_fn, j_fn, x):
 
 
 FUNCTIONAL = [
-    ("relu", {}), ("relu6", {}), ("leaky_relu", dict(negative_slope=0.2)),
-    ("elu", dict(alpha=0.7)), ("selu", {}), ("celu", dict(alpha=2.0)), ("gelu", {}),
-    ("gelu", dict(approximate="tanh")), ("silu", {}), ("mish", {}), ("hardswish", {}),
-    ("hardsigmoid", {}), ("hardtanh", dict(min_val=-2.0, max_val=0.5)),
-    ("softplus", {}), ("softplus", dict(beta=2.0, threshold=10.0)), ("softsign", {}),
-    ("softshrink", dict(lambd=1.0)), ("hardshrink", {}), ("tanhshrink", {}),
-    ("threshold", dict(threshold=1.0, value=-3.0)), ("glu", dict(dim=1)), ("glu", {}),
-    ("logsigmoid", {}), ("sigmoid", {}), ("tanh", {}), ("rrelu", dict(lower=0.1, upper=0.5)),
-    ("softmax", dict(dim=1)), ("softmin", dict(dim=-1)), ("log_softmax", dict(dim=0)),
+    ("relu", {}),
+    ("relu6", {}),
+    ("leaky_relu", dict(negative_slope=0.2)),
+    ("elu", dict(alpha=0.7)),
+    ("selu", {}),
+    ("celu", dict(alpha=2.0)),
+    ("gelu", {}),
+    ("gelu", dict(approximate="tanh")),
+    ("silu", {}),
+    ("mish", {}),
+    ("hardswish", {}),
+    ("hardsigmoid", {}),
+    ("hardtanh", dict(min_val=-2.0, max_val=0.5)),
+    ("softplus", {}),
+    ("softplus", dict(beta=2.0, threshold=10.0)),
+    ("softsign", {}),
+    ("softshrink", dict(lambd=1.0)),
+    ("hardshrink", {}),
+    ("tanhshrink", {}),
+    ("threshold", dict(threshold=1.0, value=-3.0)),
+    ("glu", dict(dim=1)),
+    ("glu", {}),
+    ("logsigmoid", {}),
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("rrelu", dict(lower=0.1, upper=0.5)),
+    ("softmax", dict(dim=1)),
+    ("softmin", dict(dim=-1)),
+    ("log_softmax", dict(dim=0)),
 ]
 
 
@@ -84,8 +104,13 @@ def test_prelu_values_and_weight_gradients_match_torch(shape, weight):
 
 
 def test_softmax_implicit_dim_and_dtype_as_torch():
-    cases = [((), "softmax"), ((4,), "softmin"), ((2, 3), "log_softmax"), ((2, 3, 4), "softmax"),
-             ((2, 3, 4, 5), "softmin")]
+    cases = [
+        ((), "softmax"),
+        ((4,), "softmin"),
+        ((2, 3), "log_softmax"),
+        ((2, 3, 4), "softmax"),
+        ((2, 3, 4, 5), "softmin"),
+    ]
     for shape, name in cases:
         x = sample(shape) if shape else np.float32(0.3)
         with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
@@ -124,8 +149,10 @@ ERRORS = [
 @pytest.mark.parametrize("name,shape,kwargs", ERRORS, ids=lambda v: str(v))
 def test_functional_errors_as_torch(name, shape, kwargs):
     x = np.ones(shape, np.float32)
-    t_err, j_err = raises_like_torch(lambda: getattr(tF, name)(torch.tensor(x), **kwargs),
-                                     lambda: getattr(F, name)(jnp.asarray(x), **kwargs))
+    t_err, j_err = raises_like_torch(
+        lambda: getattr(tF, name)(torch.tensor(x), **kwargs),
+        lambda: getattr(F, name)(jnp.asarray(x), **kwargs),
+    )
     if isinstance(t_err, (ValueError, IndexError)):
         assert type(j_err) is type(t_err)
 
@@ -135,26 +162,69 @@ def test_functional_errors_as_torch(name, shape, kwargs):
 )
 def test_prelu_errors_as_torch(xshape, wshape):
     x, w = np.ones(xshape, np.float32), np.ones(wshape, np.float32)
-    raises_like_torch(lambda: tF.prelu(torch.tensor(x), torch.tensor(w)),
-                      lambda: F.prelu(jnp.asarray(x), jnp.asarray(w)))
+    raises_like_torch(
+        lambda: tF.prelu(torch.tensor(x), torch.tensor(w)),
+        lambda: F.prelu(jnp.asarray(x), jnp.asarray(w)),
+    )
 
 
 LAYERS = [
-    ("ReLU", (), {}), ("ReLU", (), dict(inplace=True)), ("ReLU6", (), dict(inplace=True)),
-    ("ReLU6", (), {}), ("LeakyReLU", (0.2,), {}), ("LeakyReLU", (), dict(inplace=True)),
-    ("ELU", (0.5,), dict(inplace=True)), ("ELU", (), {}), ("SELU", (), dict(inplace=True)),
-    ("CELU", (1.5,), {}), ("GELU", (), {}), ("GELU", ("tanh",), {}), ("SiLU", (), {}),
-    ("SiLU", (True,), {}), ("Mish", (), {}), ("Hardswish", (True,), {}), ("Hardsigmoid", (), {}),
-    ("Hardtanh", (-2.0, 3.0), {}), ("Hardtanh", (), dict(inplace=True)), ("Softplus", (2, 5), {}),
-    ("Softsign", (), {}), ("Softshrink", (0.3,), {}), ("Hardshrink", (), {}),
-    ("Tanhshrink", (), {}), ("Threshold", (0.1, 20), {}), ("Threshold", (0.1, 2.0, True), {}),
-    ("GLU", (), {}), ("GLU", (1,), {}), ("LogSigmoid", (), {}), ("Sigmoid", (), {}),
-    ("Tanh", (), {}), ("RReLU", (), {}), ("RReLU", (0.1, 0.3, True), {}),
-    ("Softmax", (1,), {}), ("Softmin", (), dict(dim=-1)), ("LogSoftmax", (2,), {}),
-    ("Softmax2d", (), {}), ("PReLU", (), {}), ("PReLU", (4, 0.1), {}),
+    ("ReLU", (), {}),
+    ("ReLU", (), dict(inplace=True)),
+    ("ReLU6", (), dict(inplace=True)),
+    ("ReLU6", (), {}),
+    ("LeakyReLU", (0.2,), {}),
+    ("LeakyReLU", (), dict(inplace=True)),
+    ("ELU", (0.5,), dict(inplace=True)),
+    ("ELU", (), {}),
+    ("SELU", (), dict(inplace=True)),
+    ("CELU", (1.5,), {}),
+    ("GELU", (), {}),
+    ("GELU", ("tanh",), {}),
+    ("SiLU", (), {}),
+    ("SiLU", (True,), {}),
+    ("Mish", (), {}),
+    ("Hardswish", (True,), {}),
+    ("Hardsigmoid", (), {}),
+    ("Hardtanh", (-2.0, 3.0), {}),
+    ("Hardtanh", (), dict(inplace=True)),
+    ("Softplus", (2, 5), {}),
+    ("Softsign", (), {}),
+    ("Softshrink", (0.3,), {}),
+    ("Hardshrink", (), {}),
+    ("Tanhshrink", (), {}),
+    ("Threshold", (0.1, 20), {}),
+    ("Threshold", (0.1, 2.0, True), {}),
+    ("GLU", (), {}),
+    ("GLU", (1,), {}),
+    ("LogSigmoid", (), {}),
+    ("Sigmoid", (), {}),
+    ("Tanh", (), {}),
+    ("RReLU", (), {}),
+    ("RReLU", (0.1, 0.3, True), {}),
+    ("Softmax", (1,), {}),
+    ("Softmin", (), dict(dim=-1)),
+    ("LogSoftmax", (2,), {}),
+    ("Softmax2d", (), {}),
+    ("PReLU", (), {}),
+    ("PReLU", (4, 0.1), {}),
 ]
-FIELDS = ("inplace", "negative_slope", "alpha", "approximate", "min_val", "max_val", "beta",
-          "threshold", "value", "lambd", "dim", "lower", "upper", "num_parameters")
+FIELDS = (
+    "inplace",
+    "negative_slope",
+    "alpha",
+    "approximate",
+    "min_val",
+    "max_val",
+    "beta",
+    "threshold",
+    "value",
+    "lambd",
+    "dim",
+    "lower",
+    "upper",
+    "num_parameters",
+)
 
 
 @pytest.mark.parametrize("name,args,kwargs", LAYERS, ids=lambda v: str(v))
@@ -195,8 +265,11 @@ def test_prelu_layer_gradient_and_unbatched_input_match_torch():
 
 @pytest.mark.parametrize(
     "make,shape",
-    [(lambda m: m.Hardtanh(1.0, 1.0), None), (lambda m: m.Softmax2d(), (2, 3)),
-     (lambda m: m.GLU(), (2, 3))],
+    [
+        (lambda m: m.Hardtanh(1.0, 1.0), None),
+        (lambda m: m.Softmax2d(), (2, 3)),
+        (lambda m: m.GLU(), (2, 3)),
+    ],
 )
 def test_layer_errors_as_torch(make, shape):
     if shape is None:

@@ -1,7 +1,6 @@
 """BatchNorm1d/2d and conv-bn fusion against torch: training and eval steps, gradients, the
 spec's worked example, errors, legacy checkpoints, seed 000's blocks."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,8 +58,7 @@ def test_batchnorm_training_and_eval_match_torch(cls, kwargs, shape):
             np.testing.assert_allclose(got, value.numpy(), **TOL)
     t.eval()
     x = randn(*shape, seed=99)
-    np.testing.assert_allclose(np.asarray(j(v, jnp.asarray(x))), t(torch.tensor(x)).detach(),
-                               **TOL)
+    np.testing.assert_allclose(np.asarray(j(v, jnp.asarray(x))), t(torch.tensor(x)).detach(), **TOL)
 
 
 @pytest.mark.parametrize("cls,kwargs,shape", [BN[0], BN[3], BN[6]])
@@ -222,7 +220,6 @@ def test_fuse_conv_with_bias_and_affine_free_bn_matches_torch():
     fused_t = torch.nn.utils.fusion.fuse_conv_bn_eval(tc, tb)
     fused_j, fv = fuse_conv_bn_eval(jc, jb, load(jc, tc), load(jb, tb))
     x = randn(2, 3, 7)
-    np.testing.assert_allclose(np.asarray(fused_j(fv, jnp.asarray(x))),
-                               fused_t(torch.tensor(x)).detach().numpy(), **TOL)
-
-
+    np.testing.assert_allclose(
+        np.asarray(fused_j(fv, jnp.asarray(x))), fused_t(torch.tensor(x)).detach().numpy(), **TOL
+    )

@@ -33,7 +33,8 @@ def test_tied_state_dict_through_safetensors_loads_strictly_in_torch(tmp_path):
     save_safetensors(variables, path)
     fresh = Tied()
     assert str(fresh.load_state_dict(load_file(str(path)), strict=True)) == (
-        "<All keys matched successfully>")
+        "<All keys matched successfully>"
+    )
     assert torch.equal(fresh.emb.weight, net.emb.weight)
 
 
@@ -53,10 +54,10 @@ def test_float8_round_trips_through_every_format(tmp_path, dtype):
     cli.convert(str(tmp_path / "a.safetensors"), str(tmp_path / "a.msgpack"), progress=False)
     cli.convert(str(tmp_path / "a.msgpack"), str(tmp_path / "b.pt"), progress=False)
     back = torch.load(tmp_path / "b.pt", weights_only=True)["x"]
-    assert back.dtype == x.dtype and torch.equal(back.view(torch.uint8 if x.itemsize == 1
-                                                           else torch.int16),
-                                                 x.view(torch.uint8 if x.itemsize == 1
-                                                        else torch.int16))
+    assert back.dtype == x.dtype and torch.equal(
+        back.view(torch.uint8 if x.itemsize == 1 else torch.int16),
+        x.view(torch.uint8 if x.itemsize == 1 else torch.int16),
+    )
     assert str(load(tmp_path / "a.msgpack")["x"].dtype) == dtype
 
 

@@ -90,12 +90,20 @@ CONV_TRANSPOSE = [
     ((2, 4, 5), (4, 3, 3), True, dict(stride=3, padding=3, dilation=2, output_padding=2)),
     ((4, 6), (4, 2, 4), False, dict(stride=2, padding=1, output_padding=1, groups=2)),  # unbatched
     ((2, 4, 5, 6), (4, 3, 3, 3), True, dict(stride=2, padding=1, output_padding=1)),
-    ((2, 4, 5, 6), (4, 3, 3, 2), True,
-     dict(stride=(2, 3), padding=(2, 1), output_padding=(1, 2), groups=2, dilation=(1, 2))),
+    (
+        (2, 4, 5, 6),
+        (4, 3, 3, 2),
+        True,
+        dict(stride=(2, 3), padding=(2, 1), output_padding=(1, 2), groups=2, dilation=(1, 2)),
+    ),
     ((4, 5, 6), (4, 3, 3, 3), True, dict(padding=2)),  # unbatched; padding > d(k-1) crops
     ((2, 6, 4, 4), (6, 1, 3, 3), True, dict(stride=2, groups=6)),  # depthwise
-    ((2, 4, 5, 4, 3), (4, 1, 2, 3, 2), True,
-     dict(stride=2, padding=1, groups=4, output_padding=(1, 0, 1))),
+    (
+        (2, 4, 5, 4, 3),
+        (4, 1, 2, 3, 2),
+        True,
+        dict(stride=2, padding=1, groups=4, output_padding=(1, 0, 1)),
+    ),
     ((3, 3, 4, 2), (3, 2, 2, 2, 3), True, dict(stride=(1, 2, 2), dilation=(2, 1, 1))),  # unbatched
 ]
 
@@ -138,18 +146,28 @@ WT = np.ones((8, 4, 3, 3), np.float32)  # (in=8, out=4, 3, 3) for conv_transpose
         ("conv_transpose2d", (np.ones((4, 5), np.float32), WT), {}),
         ("conv_transpose2d", (np.ones((2, 3, 5, 5), np.float32), WT), {}),
         ("conv_transpose2d", (np.ones((3, 5, 5), np.float32), WT), {}),  # unbatched channels
-        ("conv_transpose2d", (np.ones((2, 5, 5, 5), np.float32), np.ones((5, 2, 3, 3),
-                                                                         np.float32)),
-         dict(groups=2)),
+        (
+            "conv_transpose2d",
+            (np.ones((2, 5, 5, 5), np.float32), np.ones((5, 2, 3, 3), np.float32)),
+            dict(groups=2),
+        ),
         ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT), dict(output_padding=1)),
-        ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT),
-         dict(stride=(2, 1), output_padding=1)),
-        ("conv_transpose1d", (np.ones((1, 8, 5), np.float32), WT[..., 0]),
-         dict(output_padding=1)),
-        ("conv_transpose3d", (np.ones((1, 8, 2, 2, 2), np.float32), WT[..., None]),
-         dict(stride=2, output_padding=(1, 1, 2))),
-        ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT),
-         dict(stride=2, output_padding=-1)),
+        (
+            "conv_transpose2d",
+            (np.ones((2, 8, 5, 5), np.float32), WT),
+            dict(stride=(2, 1), output_padding=1),
+        ),
+        ("conv_transpose1d", (np.ones((1, 8, 5), np.float32), WT[..., 0]), dict(output_padding=1)),
+        (
+            "conv_transpose3d",
+            (np.ones((1, 8, 2, 2, 2), np.float32), WT[..., None]),
+            dict(stride=2, output_padding=(1, 1, 2)),
+        ),
+        (
+            "conv_transpose2d",
+            (np.ones((2, 8, 5, 5), np.float32), WT),
+            dict(stride=2, output_padding=-1),
+        ),
         ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT, np.ones(3, np.float32)), {}),
         ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT), dict(stride=0)),
         ("conv_transpose2d", (np.ones((2, 8, 5, 5), np.float32), WT), dict(groups=0)),
@@ -161,8 +179,10 @@ WT = np.ones((8, 4, 3, 3), np.float32)  # (in=8, out=4, 3, 3) for conv_transpose
 )
 def test_conv_function_errors_as_torch(fn, args, kwargs):
     t_args = [torch.tensor(a) for a in args]
-    raises_like_torch(lambda: getattr(TF, fn)(*t_args, **kwargs),
-                      lambda: getattr(F, fn)(*[jnp.asarray(a) for a in args], **kwargs))
+    raises_like_torch(
+        lambda: getattr(TF, fn)(*t_args, **kwargs),
+        lambda: getattr(F, fn)(*[jnp.asarray(a) for a in args], **kwargs),
+    )
 
 
 def test_dtype_mismatch_is_a_type_error_naming_the_cast():
@@ -187,12 +207,10 @@ def test_dtype_mismatch_is_a_type_error_naming_the_cast():
     ],
 )
 def test_unfold_and_fold_match_torch(shape, kwargs):
-    grads_match(lambda x: F.unfold(x, **kwargs), lambda x: TF.unfold(x, **kwargs),
-                [randn(*shape)])
+    grads_match(lambda x: F.unfold(x, **kwargs), lambda x: TF.unfold(x, **kwargs), [randn(*shape)])
     cols = TF.unfold(torch.tensor(randn(*shape)), **kwargs).numpy()
     size = shape[-2:]
-    grads_match(lambda x: F.fold(x, size, **kwargs), lambda x: TF.fold(x, size, **kwargs),
-                [cols])
+    grads_match(lambda x: F.fold(x, size, **kwargs), lambda x: TF.fold(x, size, **kwargs), [cols])
     tf, tu = tnn.Fold(size, **kwargs), tnn.Unfold(**kwargs)
     jf, ju = nn.Fold(size, **kwargs), nn.Unfold(**kwargs)
     assert repr(jf) == repr(tf) and repr(ju) == repr(tu)
@@ -200,8 +218,9 @@ def test_unfold_and_fold_match_torch(shape, kwargs):
         for field in vars(t):
             if not field.startswith("_") and field != "training":
                 assert getattr(j, field) == getattr(t, field), field
-    np.testing.assert_allclose(np.asarray(jax.jit(jf)(jnp.asarray(cols))),
-                               tf(torch.tensor(cols)).numpy(), **TOL)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jf)(jnp.asarray(cols))), tf(torch.tensor(cols)).numpy(), **TOL
+    )
 
 
 @pytest.mark.parametrize(
@@ -227,8 +246,10 @@ def test_unfold_and_fold_match_torch(shape, kwargs):
 )
 def test_fold_errors_as_torch(fn, shape, args, kwargs):
     x = np.ones(shape, np.float32)
-    raises_like_torch(lambda: getattr(TF, fn)(torch.tensor(x), *args, **kwargs),
-                      lambda: getattr(F, fn)(jnp.asarray(x), *args, **kwargs))
+    raises_like_torch(
+        lambda: getattr(TF, fn)(torch.tensor(x), *args, **kwargs),
+        lambda: getattr(F, fn)(jnp.asarray(x), *args, **kwargs),
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -263,8 +284,18 @@ def layer_grads_match(t, j, variables, x, extra):
         np.testing.assert_allclose(np.asarray(j.get(gv, name)), p.grad.numpy(), **TOL)
 
 
-HYPER = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
-         "dilation", "groups", "padding_mode", "transposed")
+HYPER = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "output_padding",
+    "dilation",
+    "groups",
+    "padding_mode",
+    "transposed",
+)
 
 
 def same_hyper_parameters(t, j):
@@ -275,19 +306,33 @@ def same_hyper_parameters(t, j):
 
 LAYERS = [
     ("Conv3d", (4, 6, 3), dict(stride=2, padding=1, groups=2), (2, 4, 5, 6, 5), None),
-    ("Conv3d", (3, 4, (2, 3, 1)), dict(padding="same", padding_mode="reflect"), (3, 4, 5, 3),
-     None),
-    ("Conv3d", (2, 4, 3), dict(padding=(1, 0, 2), padding_mode="circular", bias=False),
-     (1, 2, 3, 4, 5), None),
+    ("Conv3d", (3, 4, (2, 3, 1)), dict(padding="same", padding_mode="reflect"), (3, 4, 5, 3), None),
+    (
+        "Conv3d",
+        (2, 4, 3),
+        dict(padding=(1, 0, 2), padding_mode="circular", bias=False),
+        (1, 2, 3, 4, 5),
+        None,
+    ),
     ("Conv1d", (2, 3, 3), dict(padding=2, padding_mode="replicate"), (2, 4), None),
     ("ConvTranspose1d", (4, 6, 3), dict(stride=2, padding=1, groups=2), (2, 4, 6), [12]),
     ("ConvTranspose1d", (4, 2, 4), dict(dilation=2, output_padding=1, bias=False), (4, 5), None),
     ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1), (2, 4, 5, 5), (2, 6, 10, 9)),
-    ("ConvTranspose2d", (4, 4, (3, 2)), dict(stride=(3, 1), output_padding=(2, 0), groups=4),
-     (4, 3, 5), None),
+    (
+        "ConvTranspose2d",
+        (4, 4, (3, 2)),
+        dict(stride=(3, 1), output_padding=(2, 0), groups=4),
+        (4, 3, 5),
+        None,
+    ),
     ("ConvTranspose3d", (2, 4, 2), dict(stride=2), (1, 2, 3, 2, 3), [7, 5, 6]),
-    ("ConvTranspose3d", (4, 2, 3), dict(stride=(1, 2, 1), padding=1, dilation=(2, 1, 1),
-                                        groups=2), (4, 3, 3, 2), None),
+    (
+        "ConvTranspose3d",
+        (4, 2, 3),
+        dict(stride=(1, 2, 1), padding=1, dilation=(2, 1, 1), groups=2),
+        (4, 3, 3, 2),
+        None,
+    ),
 ]
 
 
@@ -311,8 +356,11 @@ def test_layers_match_torch(name, args, kwargs, shape, output_size):
     [
         ("Conv2d", (3, 6, 3), {}),
         ("Conv1d", (3, 6, 3), dict(padding="same")),
-        ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, dilation=2,
-                                            groups=2, bias=False)),
+        (
+            "ConvTranspose2d",
+            (4, 6, 3),
+            dict(stride=2, padding=1, output_padding=1, dilation=2, groups=2, bias=False),
+        ),
         ("ConvTranspose1d", (4, 6, 3), {}),
     ],
 )
@@ -323,11 +371,14 @@ def test_reprs_and_hyper_parameters_as_torch(name, args, kwargs):
 
 
 @pytest.mark.parametrize(
-    "output_size", [[11, 10], [10], [1, 6, 8, 10], (9, 11)],
+    "output_size",
+    [[11, 10], [10], [1, 6, 8, 10], (9, 11)],
 )
 def test_output_size_errors_as_torch(output_size):
-    t, j = tnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1), nn.ConvTranspose2d(
-        4, 6, 3, stride=2, padding=1)
+    t, j = (
+        tnn.ConvTranspose2d(4, 6, 3, stride=2, padding=1),
+        nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1),
+    )
     v = load(j, t)
     x = np.ones((1, 4, 5, 5), np.float32)
     with pytest.raises(ValueError) as t_err:
@@ -341,21 +392,28 @@ def test_output_size_errors_as_torch(output_size):
 
 @pytest.mark.parametrize(
     "name,args,kwargs",
-    [("ConvTranspose2d", (4, 4, 3), dict(padding_mode="reflect")),
-     ("ConvTranspose1d", (3, 4, 3), dict(groups=2)),
-     ("ConvTranspose3d", (4, 6, 3), dict(groups=4)),
-     ("Conv3d", (4, 8, 3), dict(padding="same", stride=2))],
+    [
+        ("ConvTranspose2d", (4, 4, 3), dict(padding_mode="reflect")),
+        ("ConvTranspose1d", (3, 4, 3), dict(groups=2)),
+        ("ConvTranspose3d", (4, 6, 3), dict(groups=4)),
+        ("Conv3d", (4, 8, 3), dict(padding="same", stride=2)),
+    ],
 )
 def test_layer_constructor_errors_as_torch(name, args, kwargs):
-    raises_like_torch(lambda: getattr(tnn, name)(*args, **kwargs),
-                      lambda: getattr(nn, name)(*args, **kwargs))
+    raises_like_torch(
+        lambda: getattr(tnn, name)(*args, **kwargs), lambda: getattr(nn, name)(*args, **kwargs)
+    )
 
 
 @pytest.mark.parametrize(
     "name,args,shape",
-    [("Conv3d", (4, 8, 3), (4, 5, 5)), ("Conv3d", (4, 8, 3), (1, 3, 5, 5, 5)),
-     ("ConvTranspose2d", (4, 8, 3), (4, 5)), ("ConvTranspose1d", (4, 8, 3), (1, 3, 5)),
-     ("Conv2d", (4, 8, 3), (1, 4, 3, 2))],
+    [
+        ("Conv3d", (4, 8, 3), (4, 5, 5)),
+        ("Conv3d", (4, 8, 3), (1, 3, 5, 5, 5)),
+        ("ConvTranspose2d", (4, 8, 3), (4, 5)),
+        ("ConvTranspose1d", (4, 8, 3), (1, 3, 5)),
+        ("Conv2d", (4, 8, 3), (1, 4, 3, 2)),
+    ],
 )
 def test_layer_input_errors_as_torch(name, args, shape):
     kwargs = dict(padding=3, padding_mode="reflect") if name == "Conv2d" else {}
@@ -371,10 +429,12 @@ def test_layer_input_errors_as_torch(name, args, shape):
 
 @pytest.mark.parametrize(
     "name,args,kwargs",
-    [("Conv3d", (4, 6, (3, 2, 1)), dict(groups=2)),
-     ("ConvTranspose1d", (6, 9, 5), dict(groups=3)),
-     ("ConvTranspose2d", (4, 8, (3, 2)), {}),
-     ("ConvTranspose3d", (2, 6, 2), dict(groups=2, bias=False))],
+    [
+        ("Conv3d", (4, 6, (3, 2, 1)), dict(groups=2)),
+        ("ConvTranspose1d", (6, 9, 5), dict(groups=3)),
+        ("ConvTranspose2d", (4, 8, (3, 2)), {}),
+        ("ConvTranspose3d", (2, 6, 2), dict(groups=2, bias=False)),
+    ],
 )
 def test_default_init_is_torch_exact_with_torch_generator(name, args, kwargs):
     torch.manual_seed(7)
@@ -390,8 +450,12 @@ def test_conv_transpose_default_init_distribution_matches_torch(name):
     # in=64, out=6: torch's fan_in is weight.size(1) * k*k = 6 * 9 = 54 (not 64 * 9 = 576)
     in_channels, layers = (64, 16) if name == "weight" else (2, 1024)  # 55296 / 6144 values
     torch.manual_seed(0)
-    t = np.concatenate([tnn.ConvTranspose2d(in_channels, 6, 3).state_dict()[name].numpy().ravel()
-                        for _ in range(layers)])
+    t = np.concatenate(
+        [
+            tnn.ConvTranspose2d(in_channels, 6, 3).state_dict()[name].numpy().ravel()
+            for _ in range(layers)
+        ]
+    )
     decl = dict(nn.ConvTranspose2d(in_channels, 6, 3).named_parameters())[name]
     keys = jax.random.split(jax.random.key(0), layers)
     j = np.asarray(jax.jit(jax.vmap(lambda k: decl.init(k, decl.shape, decl.dtype)))(keys)).ravel()

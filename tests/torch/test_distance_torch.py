@@ -56,12 +56,16 @@ def test_values_and_gradients_match_torch(name, s1, s2, kwargs):
 
 def test_layers_repr_attributes_and_outputs_match_torch():
     a, b = randn(3, 4), randn(3, 4, seed=1)
-    for name, kwargs, fields in (("CosineSimilarity", dict(dim=0, eps=1e-6), ("dim", "eps")),
-                                 ("PairwiseDistance", dict(p=1.5, keepdim=True),
-                                  ("norm", "eps", "keepdim"))):
+    for name, kwargs, fields in (
+        ("CosineSimilarity", dict(dim=0, eps=1e-6), ("dim", "eps")),
+        ("PairwiseDistance", dict(p=1.5, keepdim=True), ("norm", "eps", "keepdim")),
+    ):
         t, j = getattr(tnn, name)(**kwargs), getattr(nn, name)(**kwargs)
         assert repr(j) == repr(t)
         for f in fields:
             assert getattr(j, f) == getattr(t, f)
-        np.testing.assert_allclose(np.asarray(j(jnp.asarray(a), jnp.asarray(b))),
-                                   t(torch.tensor(a), torch.tensor(b)).numpy(), **TOL)
+        np.testing.assert_allclose(
+            np.asarray(j(jnp.asarray(a), jnp.asarray(b))),
+            t(torch.tensor(a), torch.tensor(b)).numpy(),
+            **TOL,
+        )

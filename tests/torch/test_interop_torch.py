@@ -120,8 +120,10 @@ def test_ties_are_one_array_and_one_tensor(tmp_path):
     assert repr(fresh.load_state_dict(reread)) == "<All keys matched successfully>"
     # Variables that store the tie once (as jaxinit models do): the alias key of the torch
     # state_dict is not "unexpected", since its tensor is the one loaded under "0.weight".
-    once = {"0": {"weight": v["0"]["weight"], "bias": v["0"]["bias"]},
-            "1": {"bias": v["1"]["bias"]}}
+    once = {
+        "0": {"weight": v["0"]["weight"], "bias": v["0"]["bias"]},
+        "1": {"bias": v["1"]["bias"]},
+    }
     got, keys = from_torch(sd, like=once, strict=False)
     assert keys.unexpected_keys == [] and keys.missing_keys == []
     assert jax_bits(got["0"]["weight"]) == torch_bits(lin.weight)

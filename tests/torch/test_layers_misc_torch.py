@@ -90,8 +90,9 @@ def test_embedding_errors_as_torch():
     t, j = pair("Embedding", 10, 3)
     v = load(j, t)
     for bad in ([10], [-1]):
-        t_err, j_err = raises_like_torch(lambda bad=bad: t(torch.tensor(bad)),
-                                         lambda bad=bad: j(v, jnp.asarray(bad)))
+        t_err, j_err = raises_like_torch(
+            lambda bad=bad: t(torch.tensor(bad)), lambda bad=bad: j(v, jnp.asarray(bad))
+        )
         assert type(t_err) is type(j_err) is IndexError
 
 
@@ -162,8 +163,14 @@ def test_avgpool2d_matches_torch(args, kwargs, shape):
 
 @pytest.mark.parametrize(
     "output_size,shape",
-    [(1, (2, 3, 7, 7)), ((2, 2), (2, 3, 8, 6)), ((3, None), (1, 2, 7, 5)),
-     ((5, 3), (1, 2, 7, 10)), (10, (1, 2, 7, 4)), ((3, 4), (2, 7, 9))],
+    [
+        (1, (2, 3, 7, 7)),
+        ((2, 2), (2, 3, 8, 6)),
+        ((3, None), (1, 2, 7, 5)),
+        ((5, 3), (1, 2, 7, 10)),
+        (10, (1, 2, 7, 4)),
+        ((3, 4), (2, 7, 9)),
+    ],
 )
 def test_adaptive_avgpool2d_matches_torch(output_size, shape):
     t, j = pair("AdaptiveAvgPool2d", output_size)
@@ -193,4 +200,3 @@ def test_pooling_errors_as_torch(cls, args, kwargs, shape):
         return JAX[cls](*args, **kwargs)(jnp.asarray(x))
 
     raises_like_torch(run_torch, run_jax)
-

@@ -29,8 +29,11 @@ from jaxinit.nn.sparse import Embedding  # noqa: E402
 CONV2D = [
     ((3, 6, 5), {}, (2, 3, 9, 9)),
     ((4, 6, 3), dict(stride=2, padding=1), (2, 4, 8, 7)),
-    ((4, 8, (3, 5)), dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2, bias=False),
-     (2, 4, 9, 8)),
+    (
+        (4, 8, (3, 5)),
+        dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2, bias=False),
+        (2, 4, 9, 8),
+    ),
     ((4, 4, 4), dict(padding="same", dilation=2), (1, 4, 9, 8)),  # asymmetric 'same'
     ((4, 4, (2, 3)), dict(padding="same"), (2, 4, 6, 5)),
     ((3, 6, 3), dict(padding="valid"), (2, 3, 6, 6)),
@@ -73,15 +76,18 @@ def test_conv1d_matches_torch(args, kwargs, shape):
     ],
 )
 def test_conv_constructor_errors_as_torch(args, kwargs):
-    t_err, j_err = raises_like_torch(lambda: tnn.Conv2d(*args, **kwargs),
-                                     lambda: Conv2d(*args, **kwargs))
+    t_err, j_err = raises_like_torch(
+        lambda: tnn.Conv2d(*args, **kwargs), lambda: Conv2d(*args, **kwargs)
+    )
     assert type(j_err) is type(t_err)
 
 
 @pytest.mark.parametrize(
     "kwargs,prefix",
-    [(dict(padding="foo"), "Invalid padding string 'foo', should be one of {"),
-     (dict(padding_mode="bar"), "padding_mode must be one of {")],
+    [
+        (dict(padding="foo"), "Invalid padding string 'foo', should be one of {"),
+        (dict(padding_mode="bar"), "padding_mode must be one of {"),
+    ],
 )
 def test_conv_string_argument_errors_as_torch(kwargs, prefix):
     # torch prints a set, whose order varies between runs: compare around it
@@ -96,8 +102,12 @@ def test_conv_string_argument_errors_as_torch(kwargs, prefix):
 
 @pytest.mark.parametrize(
     "cls,shape",
-    [("Conv2d", (4, 5)), ("Conv2d", (1, 3, 5, 5)), ("Conv2d", (1, 4, 2, 5)),
-     ("Conv1d", (1, 4, 5, 5))],
+    [
+        ("Conv2d", (4, 5)),
+        ("Conv2d", (1, 3, 5, 5)),
+        ("Conv2d", (1, 4, 2, 5)),
+        ("Conv1d", (1, 4, 5, 5)),
+    ],
 )
 def test_conv_input_errors_as_torch(cls, shape):
     t, j = pair(cls, 4, 8, 3)
@@ -109,8 +119,12 @@ def test_conv_input_errors_as_torch(cls, shape):
 
 @pytest.mark.parametrize(
     "cls,args,kwargs",
-    [("Conv2d", (3, 6, 3), {}), ("Conv2d", (4, 8, (3, 2)), dict(groups=2)),
-     ("Conv2d", (2, 5, 1), {}), ("Conv1d", (6, 9, 5), dict(groups=3, bias=False))],
+    [
+        ("Conv2d", (3, 6, 3), {}),
+        ("Conv2d", (4, 8, (3, 2)), dict(groups=2)),
+        ("Conv2d", (2, 5, 1), {}),
+        ("Conv1d", (6, 9, 5), dict(groups=3, bias=False)),
+    ],
 )
 def test_conv_default_init_is_torch_exact_with_torch_generator(cls, args, kwargs):
     torch.manual_seed(7)
@@ -139,8 +153,9 @@ def pooled(make_torch, make_jax, name, layers):
     ],
 )
 def test_conv_default_init_distribution_matches_torch(cls, args, kwargs, name, layers):
-    t, j = pooled(lambda: getattr(tnn, cls)(*args, **kwargs),
-                  lambda: JAX[cls](*args, **kwargs), name, layers)
+    t, j = pooled(
+        lambda: getattr(tnn, cls)(*args, **kwargs), lambda: JAX[cls](*args, **kwargs), name, layers
+    )
     groups = kwargs.get("groups", 1)
     fan_in = args[0] // groups * args[2] ** 2  # Conv2d, square kernels
     bound = np.float32(1 / math.sqrt(fan_in))
@@ -153,8 +168,12 @@ def test_conv_default_init_distribution_matches_torch(cls, args, kwargs, name, l
 
 
 def test_embedding_default_init_distribution_matches_torch():
-    t, j = pooled(lambda: tnn.Embedding(500, 8, padding_idx=3),
-                  lambda: Embedding(500, 8, padding_idx=3), "weight", 4)
+    t, j = pooled(
+        lambda: tnn.Embedding(500, 8, padding_idx=3),
+        lambda: Embedding(500, 8, padding_idx=3),
+        "weight",
+        4,
+    )
     t, j = t.reshape(-1, 8), j.reshape(-1, 8)
     pad_rows = np.arange(t.shape[0]) % 500 == 3
     assert not t[pad_rows].any() and not j[pad_rows].any()
@@ -162,5 +181,3 @@ def test_embedding_default_init_distribution_matches_torch():
     crit = ks_threshold(t.size, j.size)
     assert ks_statistic(t, j) < crit
     assert ks_statistic(t, 1.25 * j) > crit  # power: std 25% too large is rejected (D ~ 0.05)
-
-

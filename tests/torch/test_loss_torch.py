@@ -93,9 +93,7 @@ def test_smooth_l1_beta_and_huber_delta(beta):
         check("huber_loss", [x, t], {"delta": beta}, grad_args=(0, 1))
 
 
-@pytest.mark.parametrize(
-    "shape, tshape", [((5, 4), (5,)), ((4,), ()), ((2, 4, 3, 2), (2, 3, 2))]
-)
+@pytest.mark.parametrize("shape, tshape", [((5, 4), (5,)), ((4,), ()), ((2, 4, 3, 2), (2, 3, 2))])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_and_nll_indices(shape, tshape, reduction):
     x = _f32(*shape)
@@ -138,11 +136,13 @@ def test_binary_cross_entropy(reduction):
     check("binary_cross_entropy", [x, t], {"reduction": reduction}, grad_args=(0, 1))
     check("binary_cross_entropy", [x, t], {"reduction": reduction, "weight": w})
     xs, ts = _f32(4, 3), RNG.uniform(0, 1, (4, 3)).astype(np.float32)
-    check("binary_cross_entropy_with_logits", [xs, ts], {"reduction": reduction},
-          grad_args=(0, 1))
-    check("binary_cross_entropy_with_logits", [xs, ts],
-          {"reduction": reduction, "weight": w, "pos_weight": _f32(3, low=0.5, high=3)},
-          grad_args=(0, 1))
+    check("binary_cross_entropy_with_logits", [xs, ts], {"reduction": reduction}, grad_args=(0, 1))
+    check(
+        "binary_cross_entropy_with_logits",
+        [xs, ts],
+        {"reduction": reduction, "weight": w, "pos_weight": _f32(3, low=0.5, high=3)},
+        grad_args=(0, 1),
+    )
 
 
 def test_binary_cross_entropy_log_clamp():
@@ -175,8 +175,9 @@ class _no_warning:
 def test_poisson_nll(log_input, full, reduction):
     x = _f32(4, 3) if log_input else _f32(4, 3, low=0.1, high=3)
     t = RNG.integers(0, 5, (4, 3)).astype(np.float32)
-    check("poisson_nll_loss", [x, t], {"log_input": log_input, "full": full,
-                                      "reduction": reduction})
+    check(
+        "poisson_nll_loss", [x, t], {"log_input": log_input, "full": full, "reduction": reduction}
+    )
 
 
 @pytest.mark.parametrize("var_shape", [(4, 3), (4,), (4, 1)])
@@ -186,40 +187,65 @@ def test_gaussian_nll(var_shape, full):
     var = _f32(*var_shape, low=0.0, high=2)
     var.flat[0] = 1e-9  # clamped to eps in value, gradient passes unchanged
     for reduction in REDUCTIONS:
-        check("gaussian_nll_loss", [x, t, var], {"full": full, "reduction": reduction},
-              grad_args=(0, 1, 2), rtol=2e-5)
+        check(
+            "gaussian_nll_loss",
+            [x, t, var],
+            {"full": full, "reduction": reduction},
+            grad_args=(0, 1, 2),
+            rtol=2e-5,
+        )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_multilabel_soft_margin(reduction):
     x, t = _f32(4, 5), RNG.integers(0, 2, (4, 5)).astype(np.float32)
     check("multilabel_soft_margin_loss", [x, t], {"reduction": reduction})
-    check("multilabel_soft_margin_loss", [x, t],
-          {"reduction": reduction, "weight": _f32(5, low=0.1, high=2)})
+    check(
+        "multilabel_soft_margin_loss",
+        [x, t],
+        {"reduction": reduction, "weight": _f32(5, low=0.1, high=2)},
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_margin_family(reduction):
     a, b = _f32(6), _f32(6)
     y = np.sign(_f32(6)).astype(np.float32)
-    check("margin_ranking_loss", [a, b, y], {"margin": 0.3, "reduction": reduction},
-          grad_args=(0, 1))
+    check(
+        "margin_ranking_loss", [a, b, y], {"margin": 0.3, "reduction": reduction}, grad_args=(0, 1)
+    )
     check("hinge_embedding_loss", [_f32(6), y], {"margin": 0.7, "reduction": reduction})
     x1, x2 = _f32(6, 4), _f32(6, 4)
-    check("cosine_embedding_loss", [x1, x2, y], {"margin": 0.2, "reduction": reduction},
-          grad_args=(0, 1))
-    check("cosine_embedding_loss", [_f32(4), _f32(4), np.array(-1.0, np.float32)],
-          {"reduction": reduction}, grad_args=(0, 1))
+    check(
+        "cosine_embedding_loss",
+        [x1, x2, y],
+        {"margin": 0.2, "reduction": reduction},
+        grad_args=(0, 1),
+    )
+    check(
+        "cosine_embedding_loss",
+        [_f32(4), _f32(4), np.array(-1.0, np.float32)],
+        {"reduction": reduction},
+        grad_args=(0, 1),
+    )
 
 
 @pytest.mark.parametrize("p, swap", [(2.0, False), (1.0, True), (3.0, False)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_triplet(p, swap, reduction):
     a, pos, neg = _f32(5, 4), _f32(5, 4), _f32(5, 4)
-    check("triplet_margin_loss", [a, pos, neg],
-          {"p": p, "swap": swap, "margin": 0.8, "reduction": reduction}, grad_args=(0, 1, 2))
-    check("triplet_margin_with_distance_loss", [a, pos, neg],
-          {"swap": swap, "margin": 0.8, "reduction": reduction}, grad_args=(0, 1, 2))
+    check(
+        "triplet_margin_loss",
+        [a, pos, neg],
+        {"p": p, "swap": swap, "margin": 0.8, "reduction": reduction},
+        grad_args=(0, 1, 2),
+    )
+    check(
+        "triplet_margin_with_distance_loss",
+        [a, pos, neg],
+        {"swap": swap, "margin": 0.8, "reduction": reduction},
+        grad_args=(0, 1, 2),
+    )
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -227,10 +253,12 @@ def test_triplet(p, swap, reduction):
 def test_multi_margin(p, reduction):
     x, t = _f32(5, 4), RNG.integers(0, 4, (5,)).astype(np.int64)
     check("multi_margin_loss", [x, t], {"p": p, "margin": 0.7, "reduction": reduction})
-    check("multi_margin_loss", [x, t],
-          {"p": p, "reduction": reduction, "weight": _f32(4, low=0.1, high=2)})
-    check("multi_margin_loss", [_f32(4), np.array(2, np.int64)],
-          {"p": p, "reduction": reduction})
+    check(
+        "multi_margin_loss",
+        [x, t],
+        {"p": p, "reduction": reduction, "weight": _f32(4, low=0.1, high=2)},
+    )
+    check("multi_margin_loss", [_f32(4), np.array(2, np.int64)], {"p": p, "reduction": reduction})
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -238,8 +266,11 @@ def test_multilabel_margin(reduction):
     x = _f32(3, 5)
     t = np.array([[3, 0, -1, 1, 2], [1, 1, 4, -1, -1], [-1, 2, 3, 0, 0]], np.int64)
     check("multilabel_margin_loss", [x, t], {"reduction": reduction})
-    check("multilabel_margin_loss", [_f32(4), np.array([2, 0, -1, 3], np.int64)],
-          {"reduction": reduction})
+    check(
+        "multilabel_margin_loss",
+        [_f32(4), np.array([2, 0, -1, 3], np.int64)],
+        {"reduction": reduction},
+    )
 
 
 def _ctc_case(concatenated):
@@ -267,16 +298,26 @@ def test_ctc_loss(concatenated, reduction):
         return jnp.sum(F.ctc_loss(jax.nn.log_softmax(z, axis=2), targets, il, tl, **kwargs))
 
     z = torch.from_numpy(logits).requires_grad_(True)
-    want = TF.ctc_loss(TF.log_softmax(z, 2), torch.from_numpy(targets), torch.from_numpy(il),
-                       torch.from_numpy(tl), **kwargs).sum()
+    want = TF.ctc_loss(
+        TF.log_softmax(z, 2),
+        torch.from_numpy(targets),
+        torch.from_numpy(il),
+        torch.from_numpy(tl),
+        **kwargs,
+    ).sum()
     want.backward()
     value, grad = jax.value_and_grad(ours)(jnp.asarray(logits))
     np.testing.assert_allclose(float(value), want.item(), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(grad), z.grad.numpy(), rtol=1e-4, atol=1e-6)
     logp = np.asarray(jax.nn.log_softmax(logits, axis=2))
     out = F.ctc_loss(logp, targets, il, tl, reduction="none")
-    expected = TF.ctc_loss(torch.from_numpy(logp), torch.from_numpy(targets),
-                           torch.from_numpy(il), torch.from_numpy(tl), reduction="none")
+    expected = TF.ctc_loss(
+        torch.from_numpy(logp),
+        torch.from_numpy(targets),
+        torch.from_numpy(il),
+        torch.from_numpy(tl),
+        reduction="none",
+    )
     np.testing.assert_allclose(np.asarray(out), expected.numpy(), rtol=1e-5)
     assert np.isinf(np.asarray(out)[3])
 
@@ -286,8 +327,13 @@ def test_ctc_unbatched_and_jit():
     logp = np.asarray(jax.nn.log_softmax(logits, axis=2))
     target = targets[0, : tl[0]]
     got = F.ctc_loss(logp[:, 0], target, il[0], tl[0], reduction="none")
-    want = TF.ctc_loss(torch.from_numpy(logp[:, 0]), torch.from_numpy(target),
-                       torch.tensor(il[0]), torch.tensor(tl[0]), reduction="none")
+    want = TF.ctc_loss(
+        torch.from_numpy(logp[:, 0]),
+        torch.from_numpy(target),
+        torch.tensor(il[0]),
+        torch.tensor(tl[0]),
+        reduction="none",
+    )
     np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-5)
     jitted = jax.jit(lambda *a: F.ctc_loss(*a, zero_infinity=True))(logp, targets, il, tl)
     np.testing.assert_array_equal(
@@ -327,11 +373,14 @@ ERROR_CASES = [
 def test_errors_match_torch(name, args, kwargs):
     """The same exception type as torch, and torch's message (shapes print as tuples)."""
     with pytest.raises(Exception) as t_err:
-        getattr(TF, name)(*[torch.from_numpy(a) for a in args],
-                          **{k: _to_torch(v, False) for k, v in kwargs.items()})
+        getattr(TF, name)(
+            *[torch.from_numpy(a) for a in args],
+            **{k: _to_torch(v, False) for k, v in kwargs.items()},
+        )
     with pytest.raises(type(t_err.value)) as j_err:
-        getattr(F, name)(*[jnp.asarray(a) for a in args],
-                         **{k: _to_jax(v) for k, v in kwargs.items()})
+        getattr(F, name)(
+            *[jnp.asarray(a) for a in args], **{k: _to_jax(v) for k, v in kwargs.items()}
+        )
     t_msg = str(t_err.value).replace("torch.Size(", "").replace("])", "]")
     prefix = t_msg.split("[")[0].split("(")[0]
     assert str(j_err.value).startswith(prefix), (str(j_err.value), t_msg)
@@ -340,8 +389,9 @@ def test_errors_match_torch(name, args, kwargs):
 def test_modules_state_dict_and_repr():
     w = np.array([1.0, 2.0, 0.5], np.float32)
     ours = nn.CrossEntropyLoss(weight=w, label_smoothing=0.1, ignore_index=2)
-    theirs = torch.nn.CrossEntropyLoss(weight=torch.from_numpy(w), label_smoothing=0.1,
-                                       ignore_index=2)
+    theirs = torch.nn.CrossEntropyLoss(
+        weight=torch.from_numpy(w), label_smoothing=0.1, ignore_index=2
+    )
     assert repr(ours) == repr(theirs)
     variables = ours.load_state_dict(None, theirs.state_dict())[0]
     assert list(ours.state_dict(variables)) == list(theirs.state_dict()) == ["weight"]

@@ -279,8 +279,10 @@ def test_state_dict():
     assert not any(k.startswith("empty") for k in state_dict)
     bound = net.bind(v)
     for k, value in state_dict.items():  # torch: same storage; here: the same array object
-        getter = bound.get_buffer if k.startswith("bn.r") or k.endswith("_tracked") else (
-            bound.get_parameter
+        getter = (
+            bound.get_buffer
+            if k.startswith("bn.r") or k.endswith("_tracked")
+            else (bound.get_parameter)
         )
         assert value is getter(k)
     lin = nn.Linear(5, 5)
@@ -414,7 +416,6 @@ def test_registration_rules_match_torch(steps):
 # torch's net.apply(fn) re-initialisation, replayed bitwise through apply with a TorchGenerator
 def test_apply_with_torch_generator_replays_torchs_apply_bitwise():
 
-
     def t_fn(m):
         if isinstance(m, tnn.Linear):
             tnn.init.xavier_normal_(m.weight)
@@ -436,7 +437,6 @@ def test_apply_with_torch_generator_replays_torchs_apply_bitwise():
 
 # a loop over torch's named_parameters drawing in place, replayed by map_parameters
 def test_map_parameters_with_torch_generator_replays_a_named_parameters_loop():
-
 
     t = tnn.Sequential(tnn.Linear(3, 4), tnn.Linear(4, 2))
     torch.manual_seed(3)

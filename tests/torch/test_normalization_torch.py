@@ -18,9 +18,21 @@ from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=2e-5)
-FIELDS = ("num_features", "num_groups", "num_channels", "eps", "momentum", "affine",
-          "track_running_stats", "normalized_shape", "elementwise_affine", "size", "alpha",
-          "beta", "k")
+FIELDS = (
+    "num_features",
+    "num_groups",
+    "num_channels",
+    "eps",
+    "momentum",
+    "affine",
+    "track_running_stats",
+    "normalized_shape",
+    "elementwise_affine",
+    "size",
+    "alpha",
+    "beta",
+    "k",
+)
 
 
 def randn(*shape, seed=0):
@@ -79,8 +91,12 @@ CASES = [
     ("BatchNorm1d", (4,), dict(bias=False), (6, 4)),
     ("InstanceNorm1d", (3,), {}, (2, 3, 7)),
     ("InstanceNorm1d", (3,), dict(affine=True, track_running_stats=True), (3, 7)),
-    ("InstanceNorm2d", (4,), dict(affine=True, momentum=None, track_running_stats=True),
-     (2, 4, 3, 5)),
+    (
+        "InstanceNorm2d",
+        (4,),
+        dict(affine=True, momentum=None, track_running_stats=True),
+        (2, 4, 3, 5),
+    ),
     ("InstanceNorm2d", (4,), dict(affine=True, bias=False, eps=1e-3), (4, 3, 5)),
     ("InstanceNorm3d", (2,), dict(track_running_stats=True, momentum=0.3), (2, 2, 3, 2, 4)),
     ("GroupNorm", (2, 6), {}, (3, 6, 5)),
@@ -153,10 +169,17 @@ def test_functional_values_and_gradients_match_torch(name, shape, kwargs):
 def test_batch_norm_eval_with_running_stats_and_affine_matches_torch():
     x, rm, rv = randn(3, 4, 2), randn(4, seed=1), np.abs(randn(4, seed=2)) + 0.1
     w, b = randn(4, seed=3), randn(4, seed=4)
-    t = tF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv), torch.tensor(w),
-                      torch.tensor(b), eps=1e-3)
-    j = F.batch_norm(jnp.asarray(x), jnp.asarray(rm), jnp.asarray(rv), jnp.asarray(w),
-                     jnp.asarray(b), eps=1e-3)
+    t = tF.batch_norm(
+        torch.tensor(x),
+        torch.tensor(rm),
+        torch.tensor(rv),
+        torch.tensor(w),
+        torch.tensor(b),
+        eps=1e-3,
+    )
+    j = F.batch_norm(
+        jnp.asarray(x), jnp.asarray(rm), jnp.asarray(rv), jnp.asarray(w), jnp.asarray(b), eps=1e-3
+    )
     np.testing.assert_allclose(np.asarray(j), t.numpy(), **TOL)
 
 

@@ -54,13 +54,19 @@ def test_pad_matches_torch(mode, pads):
 
 
 def test_constant_pad_value_and_any_rank():
-    check(lambda t: TF.pad(t, (1, 2, -1, 1, 0, 0, 1, 1), value=2.5),
-          lambda a: F.pad(a, (1, 2, -1, 1, 0, 0, 1, 1), value=2.5), randn(2, 3, 4, 5))
+    check(
+        lambda t: TF.pad(t, (1, 2, -1, 1, 0, 0, 1, 1), value=2.5),
+        lambda a: F.pad(a, (1, 2, -1, 1, 0, 0, 1, 1), value=2.5),
+        randn(2, 3, 4, 5),
+    )
     check(lambda t: TF.pad(t, (2, 1)), lambda a: F.pad(a, (2, 1)), randn(5))
 
 
-LAYERS = [(f"{kind}Pad{n}d", n) for kind in ("Zero", "Reflection", "Replication", "Circular")
-          for n in (1, 2, 3)]
+LAYERS = [
+    (f"{kind}Pad{n}d", n)
+    for kind in ("Zero", "Reflection", "Replication", "Circular")
+    for n in (1, 2, 3)
+]
 
 
 @pytest.mark.parametrize("name,n", LAYERS, ids=[c[0] for c in LAYERS])
@@ -99,11 +105,15 @@ ERRORS = [
 @pytest.mark.parametrize("pads,kwargs,shape", ERRORS)
 def test_pad_errors_as_torch(pads, kwargs, shape):
     x = np.ones(shape, np.float32)
-    raises_like_torch(lambda: TF.pad(torch.tensor(x), pads, **kwargs),
-                      lambda: F.pad(jnp.asarray(x), pads, **kwargs))
+    raises_like_torch(
+        lambda: TF.pad(torch.tensor(x), pads, **kwargs),
+        lambda: F.pad(jnp.asarray(x), pads, **kwargs),
+    )
 
 
 def test_circular_pad_layer_rank_error_as_torch():
     x = np.ones((2, 3, 4, 5), np.float32)
-    raises_like_torch(lambda: torch.nn.CircularPad1d(1)(torch.tensor(x)),
-                      lambda: nn.CircularPad1d(1)(jnp.asarray(x)))
+    raises_like_torch(
+        lambda: torch.nn.CircularPad1d(1)(torch.tensor(x)),
+        lambda: nn.CircularPad1d(1)(jnp.asarray(x)),
+    )

@@ -72,8 +72,12 @@ def test_max_pool_matches_torch(n, kwargs):
     x = np.round(randn(2, 3, *SPATIAL[n]))
     tf, jf = getattr(TF, f"max_pool{n}d"), getattr(F, f"max_pool{n}d")
     check(lambda t: tf(t, **kwargs), lambda a: jf(a, **kwargs), x)
-    check(lambda t: tf(t, return_indices=True, **kwargs),
-          lambda a: jf(a, return_indices=True, **kwargs), x, indices=True)
+    check(
+        lambda t: tf(t, return_indices=True, **kwargs),
+        lambda a: jf(a, return_indices=True, **kwargs),
+        x,
+        indices=True,
+    )
 
 
 def test_max_pool_nan_and_unbatched_as_torch():
@@ -83,8 +87,12 @@ def test_max_pool_nan_and_unbatched_as_torch():
     yt, it = TF.max_pool1d(torch.tensor(x), 8, return_indices=True)
     np.testing.assert_array_equal(np.asarray(i), it.numpy())  # the last NaN, as torch
     np.testing.assert_array_equal(np.asarray(y), yt.numpy())
-    check(lambda t: TF.max_pool2d(t, 2, return_indices=True),
-          lambda a: F.max_pool2d(a, 2, return_indices=True), randn(3, 4, 5), indices=True)
+    check(
+        lambda t: TF.max_pool2d(t, 2, return_indices=True),
+        lambda a: F.max_pool2d(a, 2, return_indices=True),
+        randn(3, 4, 5),
+        indices=True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,9 +121,14 @@ def test_adaptive_pools_match_torch(n, out):
     check(lambda t: tm(t, out), lambda a: jm(a, out), x[0])  # unbatched
 
 
-@pytest.mark.parametrize("n,norm,kwargs", [(1, 2.0, dict(kernel_size=3, stride=2)),
-                                           (2, 3.0, dict(kernel_size=2, ceil_mode=True)),
-                                           (3, 1.5, dict(kernel_size=2))])
+@pytest.mark.parametrize(
+    "n,norm,kwargs",
+    [
+        (1, 2.0, dict(kernel_size=3, stride=2)),
+        (2, 3.0, dict(kernel_size=2, ceil_mode=True)),
+        (3, 1.5, dict(kernel_size=2)),
+    ],
+)
 def test_lp_pool_matches_torch(n, norm, kwargs):
     x = np.abs(randn(2, 3, *SPATIAL[n])) + 0.1
     tf, jf = getattr(TF, f"lp_pool{n}d"), getattr(F, f"lp_pool{n}d")
@@ -131,8 +144,11 @@ def test_max_unpool_matches_torch(n, k, s):
     _, ij = getattr(F, f"max_pool{n}d")(jnp.asarray(x), k, s, return_indices=True)
     np.testing.assert_array_equal(np.asarray(ij), it.numpy())
     size = x.shape[2:]
-    check(lambda t: getattr(TF, f"max_unpool{n}d")(t, it, k, s, output_size=size),
-          lambda a: getattr(nn, f"MaxUnpool{n}d")(k, s)(a, ij, output_size=size), yt.numpy())
+    check(
+        lambda t: getattr(TF, f"max_unpool{n}d")(t, it, k, s, output_size=size),
+        lambda a: getattr(nn, f"MaxUnpool{n}d")(k, s)(a, ij, output_size=size),
+        yt.numpy(),
+    )
 
 
 LAYERS = [
@@ -155,8 +171,18 @@ LAYERS = [
     ("AdaptiveMaxPool2d", ((2, None),), {}),
     ("AdaptiveMaxPool3d", (2,), {}),
 ]
-FIELDS = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode",
-          "count_include_pad", "divisor_override", "norm_type", "output_size")
+FIELDS = (
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "return_indices",
+    "ceil_mode",
+    "count_include_pad",
+    "divisor_override",
+    "norm_type",
+    "output_size",
+)
 
 
 @pytest.mark.parametrize("name,args,kwargs", LAYERS, ids=[c[0] for c in LAYERS])
@@ -172,8 +198,12 @@ def test_pooling_layers_attributes_and_reprs_as_torch(name, args, kwargs):
 
 def test_pooling_layers_forward_as_torch():
     x = randn(2, 3, 7, 6)
-    check(torch.nn.MaxPool2d(3, 2, 1, return_indices=True),
-          nn.MaxPool2d(3, 2, 1, return_indices=True), x, indices=True)
+    check(
+        torch.nn.MaxPool2d(3, 2, 1, return_indices=True),
+        nn.MaxPool2d(3, 2, 1, return_indices=True),
+        x,
+        indices=True,
+    )
     check(torch.nn.AvgPool3d(2, ceil_mode=True), nn.AvgPool3d(2, ceil_mode=True), x)
 
 
@@ -213,11 +243,14 @@ def test_max_unpool_errors_as_torch():
     yt, it = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
     yj, ij = F.max_pool2d(jnp.asarray(x), 2, return_indices=True)
     for kwargs in (dict(output_size=(9, 9)), dict(output_size=(4, 4, 4))):
-        raises_like_torch(lambda kwargs=kwargs: TF.max_unpool2d(yt, it, 2, **kwargs),
-                          lambda kwargs=kwargs: F.max_unpool2d(yj, ij, 2, **kwargs))
+        raises_like_torch(
+            lambda kwargs=kwargs: TF.max_unpool2d(yt, it, 2, **kwargs),
+            lambda kwargs=kwargs: F.max_unpool2d(yj, ij, 2, **kwargs),
+        )
     bad_t, bad_j = it.clone(), ij.at[0, 0, 0, 1].set(99)  # one bad index (torch's scan
-    bad_t[0, 0, 0, 1] = 99                                # order is not fixed)
-    raises_like_torch(lambda: TF.max_unpool2d(yt, bad_t, 2),
-                      lambda: F.max_unpool2d(yj, bad_j, 2))
-    raises_like_torch(lambda: TF.max_unpool2d(yt[0, 0], it[0, 0], 2),
-                      lambda: F.max_unpool2d(yj[0, 0], ij[0, 0], 2))
+    bad_t[0, 0, 0, 1] = 99  # order is not fixed)
+    raises_like_torch(lambda: TF.max_unpool2d(yt, bad_t, 2), lambda: F.max_unpool2d(yj, bad_j, 2))
+    raises_like_torch(
+        lambda: TF.max_unpool2d(yt[0, 0], it[0, 0], 2),
+        lambda: F.max_unpool2d(yj[0, 0], ij[0, 0], 2),
+    )

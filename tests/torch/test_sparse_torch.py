@@ -24,8 +24,12 @@ def randn(*shape, seed=0):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(max_norm=1.0), dict(max_norm=1.5, norm_type=1.0), dict(scale_grad_by_freq=True),
-     dict(padding_idx=2, max_norm=0.5, scale_grad_by_freq=True)],
+    [
+        dict(max_norm=1.0),
+        dict(max_norm=1.5, norm_type=1.0),
+        dict(scale_grad_by_freq=True),
+        dict(padding_idx=2, max_norm=0.5, scale_grad_by_freq=True),
+    ],
 )
 def test_embedding_result_and_weight_gradient_match_torch(kwargs):
     w = randn(6, 4) * 2
@@ -48,10 +52,13 @@ BAGS = [
     (dict(mode="mean"), np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 3, 3, 6]), False),
     (dict(mode="max"), np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 2, 5]), False),
     (dict(mode="sum"), np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 3, 6]), True),
-    (dict(mode="mean", padding_idx=2), np.array([[1, 2, 4], [2, 2, 2], [0, 9, 2]]), None,
-     False),
-    (dict(mode="max", include_last_offset=True), np.array([1, 2, 4, 5, 4, 3]),
-     np.array([0, 2, 4, 5]), False),
+    (dict(mode="mean", padding_idx=2), np.array([[1, 2, 4], [2, 2, 2], [0, 9, 2]]), None, False),
+    (
+        dict(mode="max", include_last_offset=True),
+        np.array([1, 2, 4, 5, 4, 3]),
+        np.array([0, 2, 4, 5]),
+        False,
+    ),
     (dict(mode="mean", max_norm=1.0), np.array([[1, 2], [7, 1]]), None, False),
 ]
 
@@ -74,11 +81,13 @@ def test_embedding_bag_matches_torch(kwargs, idx, offsets, psw):
     def f(v):
         return j(v, jnp.asarray(idx), off_j, None if w is None else jnp.asarray(w))
 
-    y, pull = jax.vjp(f, {"weight": jnp.asarray(t.weight.detach().numpy())}
-                      if "max_norm" in kwargs else v)
+    y, pull = jax.vjp(
+        f, {"weight": jnp.asarray(t.weight.detach().numpy())} if "max_norm" in kwargs else v
+    )
     np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL)
-    np.testing.assert_allclose(np.asarray(pull(jnp.asarray(g))[0]["weight"]),
-                               t.weight.grad.numpy(), **TOL)
+    np.testing.assert_allclose(
+        np.asarray(pull(jnp.asarray(g))[0]["weight"]), t.weight.grad.numpy(), **TOL
+    )
 
 
 def raises_like_torch(torch_fn, jax_fn):
@@ -93,49 +102,76 @@ def raises_like_torch(torch_fn, jax_fn):
 
 @pytest.mark.parametrize(
     "idx,offsets,kwargs",
-    [(np.array([[1, 2]]), np.array([0]), {}), (np.array([1, 2]), None, {}),
-     (np.zeros((1, 1, 2), int), None, {}), (np.array([[1, 2]]), None, dict(mode="min")),
-     (np.array([[1, 2]]), None, dict(per_sample_weights=np.ones((1, 2), np.float32)))],
+    [
+        (np.array([[1, 2]]), np.array([0]), {}),
+        (np.array([1, 2]), None, {}),
+        (np.zeros((1, 1, 2), int), None, {}),
+        (np.array([[1, 2]]), None, dict(mode="min")),
+        (np.array([[1, 2]]), None, dict(per_sample_weights=np.ones((1, 2), np.float32))),
+    ],
 )
 def test_embedding_bag_errors_as_torch(idx, offsets, kwargs):
     w = randn(4, 2)
     tk = {k: torch.tensor(a) if isinstance(a, np.ndarray) else a for k, a in kwargs.items()}
     jk = {k: jnp.asarray(a) if isinstance(a, np.ndarray) else a for k, a in kwargs.items()}
     raises_like_torch(
-        lambda: tF.embedding_bag(torch.tensor(idx), torch.tensor(w),
-                                 None if offsets is None else torch.tensor(offsets), **tk),
-        lambda: F.embedding_bag(jnp.asarray(idx), jnp.asarray(w),
-                                None if offsets is None else jnp.asarray(offsets), **jk),
+        lambda: tF.embedding_bag(
+            torch.tensor(idx),
+            torch.tensor(w),
+            None if offsets is None else torch.tensor(offsets),
+            **tk,
+        ),
+        lambda: F.embedding_bag(
+            jnp.asarray(idx),
+            jnp.asarray(w),
+            None if offsets is None else jnp.asarray(offsets),
+            **jk,
+        ),
     )
 
 
 def test_embedding_repr_attributes_and_init_match_torch():
-    for kwargs in ({}, dict(padding_idx=-2, max_norm=2.0, norm_type=1.0,
-                            scale_grad_by_freq=True, sparse=True)):
+    for kwargs in (
+        {},
+        dict(padding_idx=-2, max_norm=2.0, norm_type=1.0, scale_grad_by_freq=True, sparse=True),
+    ):
         torch.manual_seed(9)
         t = tnn.Embedding(7, 5, **kwargs)
         j = nn.Embedding(7, 5, **kwargs)
         assert repr(j) == repr(t)
-        for f in ("num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
-                  "scale_grad_by_freq", "sparse"):
+        for f in (
+            "num_embeddings",
+            "embedding_dim",
+            "padding_idx",
+            "max_norm",
+            "norm_type",
+            "scale_grad_by_freq",
+            "sparse",
+        ):
             assert getattr(j, f) == getattr(t, f), f
-        np.testing.assert_array_equal(np.asarray(j.init(TorchGenerator(9))["weight"]),
-                                      t.weight.detach().numpy())
+        np.testing.assert_array_equal(
+            np.asarray(j.init(TorchGenerator(9))["weight"]), t.weight.detach().numpy()
+        )
 
 
 def test_one_hot_matches_torch_and_errors():
     x = np.array([[0, 3], [2, 1]])
-    np.testing.assert_array_equal(np.asarray(F.one_hot(jnp.asarray(x))),
-                                  tF.one_hot(torch.tensor(x)).numpy())
-    np.testing.assert_array_equal(np.asarray(F.one_hot(jnp.asarray(x), 6)),
-                                  tF.one_hot(torch.tensor(x), 6).numpy())
+    np.testing.assert_array_equal(
+        np.asarray(F.one_hot(jnp.asarray(x))), tF.one_hot(torch.tensor(x)).numpy()
+    )
+    np.testing.assert_array_equal(
+        np.asarray(F.one_hot(jnp.asarray(x), 6)), tF.one_hot(torch.tensor(x), 6).numpy()
+    )
     raises_like_torch(lambda: tF.one_hot(torch.tensor([-1])), lambda: F.one_hot(jnp.array([-1])))
-    raises_like_torch(lambda: tF.one_hot(torch.tensor([3]), 3),
-                      lambda: F.one_hot(jnp.array([3]), 3))
+    raises_like_torch(
+        lambda: tF.one_hot(torch.tensor([3]), 3), lambda: F.one_hot(jnp.array([3]), 3)
+    )
 
 
-@pytest.mark.parametrize("bias,shape1,shape2", [(True, (2, 3), (2, 4)), (False, (3,), (4,)),
-                                                (True, (2, 5, 3), (2, 5, 4))])
+@pytest.mark.parametrize(
+    "bias,shape1,shape2",
+    [(True, (2, 3), (2, 4)), (False, (3,), (4,)), (True, (2, 5, 3), (2, 5, 4))],
+)
 def test_bilinear_matches_torch(bias, shape1, shape2):
     torch.manual_seed(4)
     t = tnn.Bilinear(3, 4, 5, bias=bias)
@@ -163,9 +199,14 @@ def test_linear_functional_matches_torch():
     x, w, b = randn(2, 3, 4), randn(5, 4, seed=1), randn(5, seed=2)
     np.testing.assert_allclose(
         np.asarray(F.linear(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b))),
-        tF.linear(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy(), **TOL)
-    np.testing.assert_allclose(np.asarray(F.linear(jnp.asarray(x), jnp.asarray(w[0]))),
-                               tF.linear(torch.tensor(x), torch.tensor(w[0])).numpy(), **TOL)
+        tF.linear(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy(),
+        **TOL,
+    )
+    np.testing.assert_allclose(
+        np.asarray(F.linear(jnp.asarray(x), jnp.asarray(w[0]))),
+        tF.linear(torch.tensor(x), torch.tensor(w[0])).numpy(),
+        **TOL,
+    )
 
 
 def test_bilinear_default_init_distribution_matches_torch():
@@ -173,8 +214,9 @@ def test_bilinear_default_init_distribution_matches_torch():
     # probability 1e-6; seeds and keys are fixed, so the outcome is deterministic.
     c = np.sqrt(-np.log(1e-6 / 2) / 2)
     torch.manual_seed(0)
-    t = np.concatenate([tnn.Bilinear(16, 8, 32).weight.detach().numpy().ravel()
-                        for _ in range(4)])  # 16384 values, U(-1/4, 1/4)
+    t = np.concatenate(
+        [tnn.Bilinear(16, 8, 32).weight.detach().numpy().ravel() for _ in range(4)]
+    )  # 16384 values, U(-1/4, 1/4)
     decl = dict(nn.Bilinear(16, 8, 32).named_parameters())["weight"]
     keys = jax.random.split(jax.random.key(0), 4)
     j = np.asarray(jax.jit(jax.vmap(lambda k: decl.init(k, decl.shape, decl.dtype)))(keys))
@@ -183,8 +225,12 @@ def test_bilinear_default_init_distribution_matches_torch():
     def ks(a, b):
         a, b = np.sort(a), np.sort(b)
         grid = np.concatenate([a, b])
-        return np.max(np.abs(np.searchsorted(a, grid, side="right") / a.size
-                             - np.searchsorted(b, grid, side="right") / b.size))
+        return np.max(
+            np.abs(
+                np.searchsorted(a, grid, side="right") / a.size
+                - np.searchsorted(b, grid, side="right") / b.size
+            )
+        )
 
     crit = c * np.sqrt(2 / t.size)
     assert np.abs(j).max() <= 0.25 and ks(t, j) < crit

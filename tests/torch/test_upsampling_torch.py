@@ -71,20 +71,33 @@ CASES = [  # (mode, ndim, kwargs): each mode with align_corners both ways, sizes
 @pytest.mark.parametrize("mode,ndim,kwargs", CASES)
 def test_interpolate_matches_torch(mode, ndim, kwargs):
     x = randn(2, 3, *SPATIAL[ndim])
-    check(lambda t: TF.interpolate(t, mode=mode, **kwargs),
-          lambda a: F.interpolate(a, mode=mode, **kwargs), x)
+    check(
+        lambda t: TF.interpolate(t, mode=mode, **kwargs),
+        lambda a: F.interpolate(a, mode=mode, **kwargs),
+        x,
+    )
 
 
 @pytest.mark.parametrize(
     "args,kwargs",
-    [((), dict(scale_factor=2)), ((), dict(size=(5, 9), mode="bicubic", align_corners=True)),
-     ((), dict(scale_factor=(0.5, 1.5), mode="bilinear")), ((), dict(size=4, mode="area"))],
+    [
+        ((), dict(scale_factor=2)),
+        ((), dict(size=(5, 9), mode="bicubic", align_corners=True)),
+        ((), dict(scale_factor=(0.5, 1.5), mode="bilinear")),
+        ((), dict(size=4, mode="area")),
+    ],
 )
 def test_upsample_layers_match_torch(args, kwargs):
     t, j = torch.nn.Upsample(*args, **kwargs), nn.Upsample(*args, **kwargs)
     assert repr(j) == repr(t)
-    for field in ("name", "size", "scale_factor", "mode", "align_corners",
-                  "recompute_scale_factor"):
+    for field in (
+        "name",
+        "size",
+        "scale_factor",
+        "mode",
+        "align_corners",
+        "recompute_scale_factor",
+    ):
         assert getattr(j, field) == getattr(t, field)
         assert type(getattr(j, field)) is type(getattr(t, field))
     check(t, j, randn(2, 3, 7, 6))
@@ -113,8 +126,10 @@ def test_upsample_layers_match_torch(args, kwargs):
 )
 def test_interpolate_errors_as_torch(ndim, kwargs):
     x = np.ones((1, 2, 4, 4, 4)[:ndim], np.float32)
-    raises_like_torch(lambda: TF.interpolate(torch.tensor(x), **kwargs),
-                      lambda: F.interpolate(jnp.asarray(x), **kwargs))
+    raises_like_torch(
+        lambda: TF.interpolate(torch.tensor(x), **kwargs),
+        lambda: F.interpolate(jnp.asarray(x), **kwargs),
+    )
 
 
 def test_shuffles_match_torch():
@@ -125,13 +140,21 @@ def test_shuffles_match_torch():
     check(lambda t: TF.channel_shuffle(t, 2), lambda a: F.channel_shuffle(a, 2), randn(2, 4, 5))
     for name, arg in (("PixelShuffle", 2), ("PixelUnshuffle", 3), ("ChannelShuffle", 4)):
         assert repr(getattr(nn, name)(arg)) == repr(getattr(torch.nn, name)(arg))
-    for fn, shape, arg in [("pixel_shuffle", (2, 3), 2), ("pixel_shuffle", (5, 3, 3), 2),
-                           ("pixel_shuffle", (4, 3, 3), 0), ("pixel_unshuffle", (5, 3, 4), 2),
-                           ("pixel_unshuffle", (5, 4, 3), 2), ("channel_shuffle", (4, 4), 2),
-                           ("channel_shuffle", (2, 3, 4), 2), ("channel_shuffle", (2, 4, 4), 0)]:
+    for fn, shape, arg in [
+        ("pixel_shuffle", (2, 3), 2),
+        ("pixel_shuffle", (5, 3, 3), 2),
+        ("pixel_shuffle", (4, 3, 3), 0),
+        ("pixel_unshuffle", (5, 3, 4), 2),
+        ("pixel_unshuffle", (5, 4, 3), 2),
+        ("channel_shuffle", (4, 4), 2),
+        ("channel_shuffle", (2, 3, 4), 2),
+        ("channel_shuffle", (2, 4, 4), 0),
+    ]:
         x = np.ones(shape, np.float32)
-        raises_like_torch(lambda fn=fn, x=x, arg=arg: getattr(TF, fn)(torch.tensor(x), arg),
-                          lambda fn=fn, x=x, arg=arg: getattr(F, fn)(jnp.asarray(x), arg))
+        raises_like_torch(
+            lambda fn=fn, x=x, arg=arg: getattr(TF, fn)(torch.tensor(x), arg),
+            lambda fn=fn, x=x, arg=arg: getattr(F, fn)(jnp.asarray(x), arg),
+        )
 
 
 def test_unflatten_matches_torch():
@@ -142,5 +165,7 @@ def test_unflatten_matches_torch():
     raises_like_torch(lambda: torch.nn.Unflatten(1, 4), lambda: nn.Unflatten(1, 4))
     raises_like_torch(lambda: torch.nn.Unflatten(1, (2, 2.0)), lambda: nn.Unflatten(1, (2, 2.0)))
     x = np.ones((3, 10), np.float32)
-    raises_like_torch(lambda: torch.nn.Unflatten(1, (3, 3))(torch.tensor(x)),
-                      lambda: nn.Unflatten(1, (3, 3))(jnp.asarray(x)))
+    raises_like_torch(
+        lambda: torch.nn.Unflatten(1, (3, 3))(torch.tensor(x)),
+        lambda: nn.Unflatten(1, (3, 3))(jnp.asarray(x)),
+    )

@@ -21,12 +21,17 @@ def randn(*shape, seed=0):
 
 
 CASES = [  # every mode x padding mode, align_corners both ways, 4-d and 5-d
-    (4, "bilinear", "zeros", False), (4, "bilinear", "border", True),
-    (4, "bilinear", "reflection", False), (4, "bilinear", "reflection", True),
-    (4, "nearest", "zeros", True), (4, "nearest", "reflection", False),
-    (4, "bicubic", "zeros", False), (4, "bicubic", "border", True),
+    (4, "bilinear", "zeros", False),
+    (4, "bilinear", "border", True),
+    (4, "bilinear", "reflection", False),
+    (4, "bilinear", "reflection", True),
+    (4, "nearest", "zeros", True),
+    (4, "nearest", "reflection", False),
+    (4, "bicubic", "zeros", False),
+    (4, "bicubic", "border", True),
     (4, "bicubic", "reflection", True),
-    (5, "bilinear", "zeros", True), (5, "bilinear", "reflection", False),
+    (5, "bilinear", "zeros", True),
+    (5, "bilinear", "reflection", False),
     (5, "nearest", "border", False),
 ]
 
@@ -101,8 +106,10 @@ def test_grid_sample_errors_as_torch(xs, gs, kwargs):
 def test_affine_grid_errors_and_default_warning_as_torch():
     theta = np.zeros((1, 2, 3), np.float32)
     for size in ((1, 3, 4), (1, 3, 0, 4)):
-        raises_like_torch(lambda size=size: TF.affine_grid(torch.tensor(theta), size, False),
-                          lambda size=size: F.affine_grid(jnp.asarray(theta), size, False))
+        raises_like_torch(
+            lambda size=size: TF.affine_grid(torch.tensor(theta), size, False),
+            lambda size=size: F.affine_grid(jnp.asarray(theta), size, False),
+        )
     # a wrong theta: torch's message with the shape written as a tuple, not torch.Size
     with pytest.raises(ValueError) as t_err:
         TF.affine_grid(torch.tensor(theta), (1, 3, 4, 4, 4), False)

@@ -108,9 +108,7 @@ def ctc_loss(
     )
     neg_inf = jnp.full((), _NEG_INF, lp.dtype)
     states = jnp.arange(ext.shape[1])[None, :]
-    alpha0 = jnp.where(
-        (states == 0) | ((states == 1) & (tl[:, None] > 0)), lp_ext[0], neg_inf
-    )
+    alpha0 = jnp.where((states == 0) | ((states == 1) & (tl[:, None] > 0)), lp_ext[0], neg_inf)
 
     def step(alpha: Array, inputs: tuple[Array, Array]) -> tuple[Array, None]:
         t, lp_t = inputs

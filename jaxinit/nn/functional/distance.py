@@ -103,4 +103,3 @@ def pdist(input: jax.Array, p: float = 2.0) -> jax.Array:
         raise RuntimeError("pdist only supports non-negative p values")
     i, j = np.triu_indices(input.shape[0], k=1)
     return cdist(input[i][:, None], input[j][:, None], p)[:, 0, 0]
-

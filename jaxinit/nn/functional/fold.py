@@ -31,7 +31,9 @@ def _pair_arg(value: Any, name: str) -> tuple[int, int]:
 
 
 def _check_window(
-    kernel: tuple[int, int], dilation: tuple[int, int], padding: tuple[int, int],
+    kernel: tuple[int, int],
+    dilation: tuple[int, int],
+    padding: tuple[int, int],
     stride: tuple[int, int],
 ) -> None:
     for values, what, label, ok in (

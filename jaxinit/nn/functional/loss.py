@@ -244,9 +244,7 @@ def cross_entropy(
     """
     reduction = get_reduction(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(
-            f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
-        )
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     input, target = as_array(input), as_array(target)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
@@ -467,8 +465,7 @@ def gaussian_nll_loss(
         if input.shape[:-1] == var.shape:
             var = var[..., None]
         elif not (
-            input.ndim == var.ndim
-            and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1
+            input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1
         ):
             raise ValueError("var is of incorrect size")
     if reduction not in ("none", "mean", "sum"):

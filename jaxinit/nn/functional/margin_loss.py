@@ -101,9 +101,7 @@ def cosine_embedding_loss(
     mag2 = jnp.sum(x2 * x2, axis=-1) + _EPSILON
     cos = prod / jnp.sqrt(mag1 * mag2)
     zero = jnp.zeros((), cos.dtype)
-    loss = jnp.where(y == 1, 1 - cos, zero) + jnp.where(
-        y == -1, jnp.maximum(cos - margin, 0), zero
-    )
+    loss = jnp.where(y == 1, 1 - cos, zero) + jnp.where(y == -1, jnp.maximum(cos - margin, 0), zero)
     return reduce_loss(loss, reduction)
 
 
@@ -217,9 +215,7 @@ def multi_margin_loss(
     x, y, squeeze = _margin_input(x, y, "multi_margin_loss")
     n, c = x.shape
     if y.shape != (n,):
-        raise RuntimeError(
-            f"inconsistent target size, expected {n} but got {list(y.shape)}"
-        )
+        raise RuntimeError(f"inconsistent target size, expected {n} but got {list(y.shape)}")
     y = y.astype(jnp.int32)
     x_y = jnp.take_along_axis(x, y[:, None], axis=1)
     z = jnp.maximum(margin - x_y + x, 0)

@@ -98,10 +98,14 @@ def pad(
                 f"Trying to create tensor with negative dimension {min(outs)}: {shape}"
             )
         if k == 1 and outs[0] < 1:
-            form = {1: ("input (W: {}) is too small.", " Calculated output W: {}"),
-                    2: ("input (H: {}, W: {} ) is too small.", " Calculated output H: {} W: {}"),
-                    3: ("input (D: {} H: {}, W: {}) is too small.",
-                        " Calculated output D: {} H: {} W: {}")}[k]
+            form = {
+                1: ("input (W: {}) is too small.", " Calculated output W: {}"),
+                2: ("input (H: {}, W: {} ) is too small.", " Calculated output H: {} W: {}"),
+                3: (
+                    "input (D: {} H: {}, W: {}) is too small.",
+                    " Calculated output D: {} H: {} W: {}",
+                ),
+            }[k]
             raise RuntimeError(form[0].format(*sizes) + form[1].format(*outs))
     y = input
     for dim, (lo, hi) in dims:

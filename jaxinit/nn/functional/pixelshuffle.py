@@ -88,8 +88,7 @@ def channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
     c = input.shape[1]
     if c % groups:
         raise RuntimeError(
-            f"Number of channels must be divisible by groups. Got {c} channels and {groups} "
-            "groups."
+            f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
         )
     n, rest = input.shape[0], input.shape[2:]
     y = input.reshape(n, groups, c // groups, *rest).swapaxes(1, 2)

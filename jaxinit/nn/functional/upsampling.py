@@ -227,9 +227,11 @@ def interpolate(
         raise NotImplementedError(
             f"Got {input.ndim}D input, but {mode} mode needs {needs[mode]}D input"
         )
-    if input.ndim not in (3, 4, 5) or mode not in (
-        "nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear"
-    ) and not (mode == "bicubic" and input.ndim == 4):
+    if (
+        input.ndim not in (3, 4, 5)
+        or mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear")
+        and not (mode == "bicubic" and input.ndim == 4)
+    ):
         raise NotImplementedError(
             "Input Error: Only 3D, 4D and 5D input Tensors supported"
             f" (got {input.ndim}D) for the modes: nearest | linear | bilinear | bicubic | "

@@ -151,8 +151,7 @@ def grid_sample(
             weight = _prod([ws[j][o] for j, o in enumerate(offs)])
             out = out + tap(index, weight)
     else:
-        coords = [_pad_coordinate(x, s, padding_mode, align_corners)
-                  for x, s in zip(coords, sizes)]
+        coords = [_pad_coordinate(x, s, padding_mode, align_corners) for x, s in zip(coords, sizes)]
         if mode == "nearest":
             index = [jnp.round(x).astype(jnp.int32) for x in coords]
             out = tap(index, jnp.ones_like(coords[0]))
@@ -162,9 +161,7 @@ def grid_sample(
             out = 0
             for offs in itertools.product((0, 1), repeat=n_sp):
                 index = [(f + o).astype(jnp.int32) for f, o in zip(fl, offs)]
-                weight = _prod(
-                    [fr if o else 1 - fr for fr, o in zip(frac, offs)]
-                )
+                weight = _prod([fr if o else 1 - fr for fr, o in zip(frac, offs)])
                 out = out + tap(index, weight)
     return out.reshape(n, c, *out_shape)
 
