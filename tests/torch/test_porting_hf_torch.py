@@ -88,7 +88,7 @@ def test_other_batch_size_and_length(ported, name):
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["gpt2", "llama", "t5"])
+@pytest.mark.parametrize("name", NAMES)
 def test_jitted_training_step_equals_torch(ported, name):
     tm, net, variables = ported[name]
     inputs = MODELS[name][1]
