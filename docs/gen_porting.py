@@ -36,8 +36,9 @@ TESTED = [
     ),
     (
         "Hugging Face transformers (tiny random configs)",
-        "GPT2Model, BertModel (padding mask, token types), LlamaModel (rotary embeddings, "
-        "grouped-query attention, RMSNorm), T5Model and BartModel (encoder-decoder), ViTModel "
+        "GPT2LMHeadModel (tied head), BertModel (padding mask, token types), LlamaForCausalLM "
+        "(rotary embeddings, grouped-query attention, RMSNorm), T5Model and BartModel "
+        "(encoder-decoder), ViTModel, all with transformers' default configs "
         "(captured by torch.export: their forwards branch in Python)",
     ),
 ]
@@ -54,9 +55,10 @@ NOT_YET = [
         "more on the axes that vary",
     ),
     (
-        "Hugging Face's cache",
-        "`use_cache=True` returns a `DynamicCache` object: convert with `use_cache=False` "
-        "in the config (generation with a KV cache: examples/generate_gpt.py's pattern)",
+        "Hugging Face's KV cache",
+        "a port has none: the model is captured with `use_cache=False` in every config (a "
+        "`DynamicCache` is an object, not arrays); decoding with a cache: "
+        "examples/generate_gpt.py's pattern",
     ),
     (
         "functions outside the table",

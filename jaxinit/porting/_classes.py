@@ -93,6 +93,13 @@ def survey(root: Any, example: tuple | None = None) -> Survey:
         return out
     from . import _export
 
+    with _export.without_cache(root):
+        return _survey_exported(root, example, out, untraced)
+
+
+def _survey_exported(root: Any, example: tuple, out: Survey, untraced: set) -> Survey:
+    from . import _export
+
     for exporting in (False, True):  # eager code paths first; export paths if those fail
         try:
             recorded = _export.record(root, example, exporting)

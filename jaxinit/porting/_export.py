@@ -31,6 +31,23 @@ from .errors import Problem
 _CONTAINERS = ("ModuleList", "ModuleDict")
 
 
+@contextlib.contextmanager
+def without_cache(root: Any) -> Any:
+    """Every Hugging Face config in ``root`` with ``use_cache`` False while the model is
+    captured: a port has no KV cache (a ``DynamicCache`` object is no array), and a causal LM
+    builds one by default. Restored afterwards (``convert``'s check then runs torch as the user
+    built it; ``compare`` skips the cache in its outputs)."""
+    configs = {id(c): c for m in root.modules() if (c := getattr(m, "config", None)) is not None}
+    saved = [(c, c.use_cache) for c in configs.values() if getattr(c, "use_cache", False) is True]
+    for c, _ in saved:
+        c.use_cache = False
+    try:
+        yield
+    finally:
+        for c, value in saved:
+            c.use_cache = value
+
+
 class Recording(dict):
     """``training -> {id(module): (args, kwargs)}``: each module's first call when the model
     ran on the example inputs in that mode; ``exporting`` says which code paths it took."""

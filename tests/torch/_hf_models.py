@@ -1,5 +1,7 @@
 """Tiny random Hugging Face models (no download) and their example inputs, for the
-automatic-port tests (tests/torch/test_porting_hf*_torch.py).
+automatic-port tests (tests/torch/test_porting_hf*_torch.py). The configs keep transformers'
+defaults where a new user would (``use_cache=True``: the port is captured without the cache);
+GPT-2 and Llama are the causal-LM classes (GPT-2's head tied to its embedding).
 
 Every dropout probability is a parameter, 0 by default: train-mode outputs and gradients are
 then comparable with torch's (dropout masks are not).
@@ -31,14 +33,13 @@ def gpt2(p=0.0):
         n_embd=32,
         n_layer=2,
         n_head=4,
-        use_cache=False,
         resid_pdrop=p,
         embd_pdrop=p,
         attn_pdrop=p,
         bos_token_id=1,
         eos_token_id=2,
     )
-    return transformers.GPT2Model(cfg)
+    return transformers.GPT2LMHeadModel(cfg)  # lm_head tied to wte
 
 
 def bert(p=0.0):
@@ -65,11 +66,10 @@ def llama(p=0.0):
         intermediate_size=37,
         max_position_embeddings=32,
         attention_dropout=p,
-        use_cache=False,
         bos_token_id=1,
         eos_token_id=2,
     )
-    return transformers.LlamaModel(cfg)
+    return transformers.LlamaForCausalLM(cfg)
 
 
 def t5(p=0.0):
@@ -82,7 +82,6 @@ def t5(p=0.0):
         num_heads=4,
         relative_attention_num_buckets=8,
         dropout_rate=p,
-        use_cache=False,
         decoder_start_token_id=0,
     )
     return transformers.T5Model(cfg)
@@ -102,7 +101,6 @@ def bart(p=0.0):
         dropout=p,
         attention_dropout=p,
         activation_dropout=p,
-        use_cache=False,
     )
     return transformers.BartModel(cfg)
 
@@ -158,8 +156,9 @@ def torch_inputs(inputs):
 
 
 def hidden(out):
-    """The last hidden state of a Hugging Face output (a ModelOutput, or the port's dict)."""
-    return out["last_hidden_state"]
+    """The logits or last hidden state of a Hugging Face output (a ModelOutput, or the port's
+    dict)."""
+    return out["logits"] if "logits" in out else out["last_hidden_state"]
 
 
 def projection(out, xp):

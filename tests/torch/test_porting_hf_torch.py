@@ -122,9 +122,18 @@ def test_sources_run_without_torch(ported, tmp_path):
     sources_run_without_torch(tmp_path, cases)
 
 
+def test_gpt2_head_stays_tied_to_the_embedding(ported):
+    tm, net, variables = ported["gpt2"]
+    assert "model.lm_head.weight = model.transformer.wte.weight" in net.port_source
+    sd = net.state_dict(variables)
+    assert sd["lm_head.weight"] is sd["transformer.wte.weight"]
+    assert list(sd) == list(tm.state_dict())
+
+
 def test_source_is_one_class_per_torch_class(ported):
     src = ported["llama"][1].port_source
     for cls in (
+        "LlamaForCausalLM",
         "LlamaModel",
         "LlamaDecoderLayer",
         "LlamaAttention",
