@@ -240,8 +240,8 @@ def _lenient_unflatten() -> Any:
 
 @contextlib.contextmanager
 def _quiet() -> Any:
-    """torch.export's log lines (``0/1 specialized``) silenced: a batch of one is a user's
-    choice the check then reports, not a warning per module."""
+    """torch.export's log lines (``0/1 specialized``) silenced: one warning from the survey
+    names the example axes of size 1 instead of a log line per module."""
     loggers = [logging.getLogger(n) for n in ("torch._export", "torch.export", "torch.fx")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -296,13 +296,21 @@ def capture(
         ]
     import torch.utils._pytree as pytree
 
-    replaced = _name_inputs(module, graph, in_spec)
-    flat = pytree.tree_leaves(inputs)
-    inputs_of = {replaced[leaf]: t for t, leaf in zip(flat, replaced) if replaced[leaf]}
     try:
+        replaced = _name_inputs(module, graph, in_spec)
+        flat = pytree.tree_leaves(inputs)
+        inputs_of = {replaced[leaf]: t for t, leaf in zip(flat, replaced) if replaced[leaf]}
         _resolve_pytrees(graph, out_spec, module, called, inputs_of)
     except _Unmatched as e:
         return None, [Problem(path, type(module).__name__, str(e))]
+    except Exception as e:  # noqa: BLE001 -- a graph shape this reader does not know
+        return None, [
+            Problem(
+                path,
+                type(module).__name__,
+                f"the graph torch.export captured could not be read ({type(e).__name__}: {e})",
+            )
+        ]
     graph.eliminate_dead_code()
     return graph, []
 
