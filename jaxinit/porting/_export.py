@@ -358,6 +358,11 @@ def _name_inputs(module: Any, graph: Any, in_spec: Any) -> dict:
         graph.erase_node(leaf)
     for _p, ph in params:
         ph.name = ph.target.lstrip("*")  # keeps torch's parameter name (fx may suffix it)
+    taken = {n.name for n in graph.nodes}
+    for node in replaced.values():  # position_embeddings_0, or kwargs' own key
+        if node is not None and "leaf" in node.meta and node.meta["leaf"] not in taken:
+            taken.add(node.meta["leaf"])
+            node.name = node.meta["leaf"]  # the renderer's name (the graph is not recompiled)
     return replaced
 
 
@@ -374,10 +379,12 @@ def _bind(graph: Any, value: Any, base: Any, keys: tuple, replaced: dict) -> Non
             return
         if not value.users:
             return
-        with graph.inserting_after(base):
+        body = next(n for n in graph.nodes if n.op != "placeholder" and "leaf" not in n.meta)
+        with graph.inserting_before(body):  # in input order, after every placeholder
             node = base
             for k in keys:
                 node = graph.call_function(operator.getitem, (node, k))
+                node.meta["leaf"] = _leaf_name(base, keys)  # renamed once the old leaves go
         value.replace_all_uses_with(node)
         replaced[value] = node
         return
@@ -387,6 +394,18 @@ def _bind(graph: Any, value: Any, base: Any, keys: tuple, replaced: dict) -> Non
     elif isinstance(value, dict):
         for k, v in value.items():
             _bind(graph, v, base, keys + (k,), replaced)
+
+
+def _leaf_name(base: Any, keys: tuple) -> str:
+    """``position_embeddings[0]`` -> ``position_embeddings_0``; ``kwargs['position_ids']`` ->
+    ``position_ids``."""
+    parts = [str(k) for k in keys]
+    if not base.target.startswith("**"):
+        parts.insert(0, base.target.lstrip("*"))
+    name = "_".join(parts)
+    return (
+        name if name.isidentifier() else "input_" + "".join(c if c.isalnum() else "_" for c in name)
+    )
 
 
 def _keys(spec: Any) -> list[tuple]:
