@@ -127,8 +127,7 @@ def _bench_models_step(kind: str):
 
     if kind == "hand":
         return bench_models.jaxinit_step("llama")
-    step, carry, args = bench_models.torch_step("llama", 1)
-    return step, carry, args
+    return bench_models.torch_step("llama", 1)
 
 
 LLAMA_BUILDERS = {

@@ -17,7 +17,7 @@ from typing import Any
 from . import _graph
 from ._forward import Renderer
 from ._leaf import CONTAINERS, jaxinit_base, jaxinit_class
-from .errors import Problem
+from .errors import Problem, first_line
 
 
 @dataclass
@@ -104,12 +104,11 @@ def _survey_exported(root: Any, example: tuple, out: Survey, untraced: set) -> S
         try:
             recorded = _export.record(root, example, exporting)
         except Exception as e:  # noqa: BLE001 -- the model fails on its own example inputs
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             out.problems.append(
                 Problem(
                     "",
                     type(root).__name__,
-                    f"torch fails on the example inputs ({msg})",
+                    f"torch fails on the example inputs ({first_line(e)})",
                     _graph._source_line(e, type(root)),
                 )
             )

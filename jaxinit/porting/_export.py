@@ -26,7 +26,7 @@ import logging
 import operator
 from typing import Any
 
-from .errors import Problem
+from .errors import Problem, first_line
 
 _CONTAINERS = ("ModuleList", "ModuleDict")
 
@@ -286,12 +286,11 @@ def capture(
             module, inputs, called, training, recording.exporting
         )
     except Exception as e:  # noqa: BLE001 -- any export failure becomes a listed problem
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return None, [
             Problem(
                 path,
                 type(module).__name__,
-                f"forward cannot be captured by torch.export ({type(e).__name__}: {msg})",
+                f"forward cannot be captured by torch.export ({type(e).__name__}: {first_line(e)})",
             )
         ]
     import torch.utils._pytree as pytree
@@ -337,7 +336,7 @@ def _name_inputs(module: Any, graph: Any, in_spec: Any) -> dict:
                 default = p.default if p.default is not p.empty else inspect.Parameter.empty
                 ph = graph.placeholder(p.name)
                 if default is not inspect.Parameter.empty:
-                    ph.args = (default if _plain(default) else None,)
+                    ph.args = (default if _plain_value(default) else None,)
             params.append((p, ph))
     replaced: dict = dict.fromkeys(leaves)
     for p, ph in params:
@@ -364,10 +363,6 @@ def _name_inputs(module: Any, graph: Any, in_spec: Any) -> dict:
             taken.add(node.meta["leaf"])
             node.name = node.meta["leaf"]  # the renderer's name (the graph is not recompiled)
     return replaced
-
-
-def _plain(v: Any) -> bool:
-    return v is None or isinstance(v, (bool, int, float, str))
 
 
 def _bind(graph: Any, value: Any, base: Any, keys: tuple, replaced: dict) -> None:

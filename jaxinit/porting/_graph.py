@@ -13,7 +13,7 @@ import traceback
 from typing import Any
 
 from . import table
-from .errors import Problem
+from .errors import Problem, first_line
 
 
 def _tracer_class() -> type:
@@ -84,12 +84,11 @@ def trace(module: Any, path: str, training: bool) -> tuple[Any, list[Problem]]:
     try:
         graph = _tracer_class()().trace(module)
     except Exception as e:  # noqa: BLE001 -- any trace failure becomes a listed problem
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return None, [
             Problem(
                 path,
                 type(module).__name__,
-                f"forward cannot be captured ({type(e).__name__}: {msg})",
+                f"forward cannot be captured ({type(e).__name__}: {first_line(e)})",
                 _source_line(e, type(module)),
             )
         ]

@@ -49,13 +49,10 @@ RENAMED: dict[str, str] = {
     "conv1d": "F.conv1d",
     "conv2d": "F.conv2d",
     "scaled_dot_product_attention": "F.scaled_dot_product_attention",
-    "clamp_min": "ops.clamp",
-    "clamp_max": "ops.clamp",
     "minimum": "ops.min",
     "maximum": "ops.max",
     "alias": "ops.clone",
     "lift_fresh_copy": "ops.clone",
-    "_to_copy": "ops.to",
     "new_empty": "ops.new_zeros",
     "empty": "ops.zeros",
     "zeros": "ops.zeros",
@@ -154,7 +151,7 @@ def spell(r: Any, node: Any) -> str | None:
             item = slice(start, end, None if step == 1 else step)
             if item == slice(None):
                 return f(x, node)
-        idx = _at_dim(item, dim, node)
+        idx = _at_dim(item, dim)
         return f"{f(x, node)}[{r.index(idx, node)}]"
     if name == "index":
         idx = tuple(slice(None) if i is None else i for i in args[1])
@@ -203,7 +200,7 @@ def _is_dtype(a: Any) -> bool:
     return type(a).__name__ == "dtype"
 
 
-def _at_dim(item: Any, dim: int, node: Any) -> tuple:
+def _at_dim(item: Any, dim: int) -> tuple:
     """An index tuple selecting ``item`` along axis ``dim`` (negative counts from the end)."""
     if dim >= 0:
         return (slice(None),) * dim + (item,)

@@ -22,6 +22,12 @@ class Problem:
         return f"{self.path or '(model)'} ({self.torch_class}): {self.what}{at}"
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 class PortError(Exception):
     """A torch model that cannot be ported as it is: ``problems`` lists every unsupported
     operation, tensor method or module type (not only the first), each with its module path
