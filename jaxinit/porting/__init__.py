@@ -4,7 +4,8 @@
 * :func:`to_source` -- the same model as one readable jaxinit module file;
 * :class:`PortError` -- everything that cannot be converted, listed at once;
 * :mod:`jaxinit.porting.ops` -- torch's tensor functions with torch's semantics, which the
-  generated code calls; :mod:`jaxinit.porting.table` -- what converts to what.
+  generated code calls; :mod:`jaxinit.porting.table` -- what converts to what;
+  :mod:`jaxinit.porting.aten` -- the same for forwards captured by ``torch.export``.
 
 torch is imported only inside these functions. How it works: docs/porting.md.
 """

@@ -98,7 +98,9 @@ def to_source(
 
     The file imports jaxinit, jax.numpy and numpy, never torch; it holds one class per torch
     class (torch's class and attribute names, a ``forward`` captured from torch by
-    ``torch.fx``, calls spelled by :mod:`jaxinit.porting.table`) and ``build()``, which
+    ``torch.fx``, or by ``torch.export`` on the example inputs where fx cannot trace it, as in
+    Hugging Face's models; calls spelled by :mod:`jaxinit.porting.table` and
+    :mod:`jaxinit.porting.aten`) and ``build()``, which
     returns the model with its hyper-parameters filled in. ``exec``-ing it and calling
     ``build()`` gives the model :func:`convert` returns. With ``check=True`` (and example
     inputs) the port is checked as :func:`convert` checks it (``rtol``, ``atol`` likewise).
@@ -251,7 +253,8 @@ def convert(
     from torch. ``variables`` hold torch's weights and buffers (a tied parameter once).
     ``net(variables, *args, train=..., rng=...)`` is pure and jit-able, on any batch size.
     With ``check=True`` (the default) ``jaxinit.testing.compare`` runs the example inputs
-    through both (outputs of every submodule, and gradients for float inputs) and a
+    through both (outputs of every submodule in eval mode, and the gradients of the outputs
+    projected on a fixed random direction) and a
     difference raises :class:`PortError` with its report. A value is off when
     ``|port - torch| > atol + rtol * |torch|`` (``compare``'s elementwise rule); the defaults
     are ``compare``'s whole-model tolerances (its own defaults suit a few layers: through a
