@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import init as _init
+from .._host import device_arrays
 from .._init_inplace import _checked
 
 _PATCH_SALT = 0x7A7C4  # fold_in(key, salt + n): the key of a random patch under a JAX key
@@ -345,4 +346,4 @@ def replay(entries: dict[str, Any], modules: Iterable[Any], key: Any) -> dict[st
             values[name] = np.array(values[names[id(fn.source)]][fn.index], decl.dtype)
         else:
             values[name] = np.asarray(fn(key, decl.shape, decl.dtype), dtype=decl.dtype)
-    return {name: jnp.asarray(values[name]) for name in entries}
+    return dict(zip(entries, device_arrays([values[name] for name in entries])))

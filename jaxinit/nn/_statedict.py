@@ -6,8 +6,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-import jax.numpy as jnp
-
+from .._host import device_arrays
 from .._keys import IncompatibleKeys
 from .._tree import iter_flat, unflatten
 from .._values import check_metadata, value_error
@@ -288,10 +287,11 @@ class StateDict:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(lines)
             )
+        placed = dict(zip(new, device_arrays(new.values())))  # one copy, no compile
         values: dict[str, Any] = {}
         for canon, decl in plan.entries.items():
-            if canon in new:
-                values[canon] = jnp.asarray(new[canon])
+            if canon in placed:
+                values[canon] = placed[canon]
             elif current is not None and canon in current:
                 values[canon] = current[canon]
             elif canon in plan.derived:

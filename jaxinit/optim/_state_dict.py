@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import jax.numpy as jnp
 import numpy as np
 
+from .._host import device_arrays
+
 if TYPE_CHECKING:
     from .optimizer import Optimizer, OptimizerState
 
@@ -143,7 +145,7 @@ def from_state_dict(opt: Optimizer, params: Any, state_dict: dict[str, Any]) -> 
                         f"{name!r} (param group {gi}) has shape {tuple(value.shape)}, but the "
                         f"parameter has shape {tuple(np.shape(flat[name]))}"
                     )
-                loaded[key] = jnp.asarray(value, init_value.dtype)
+                loaded[key] = device_arrays([np.asarray(value, init_value.dtype)])[0]
                 if key == "step":
                     steps.append(int(value))
             new_group_state[name] = loaded

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxinit._host import device_arrays
 from jaxinit._tree import iter_flat
 from jaxinit.interop.torch import _dtypes, numpy_to_tensor, tensor_to_numpy
 from jaxinit.nn._binding import Frame, bound, merge_updates
@@ -107,9 +108,9 @@ def to_torch(x: Any, device: Any) -> Any:
 
 def to_jax(x: Any) -> Any:
     if is_torch_tensor(x):
-        return jnp.asarray(host(x))
+        x = host(x)
     if isinstance(x, np.ndarray):
-        return jnp.asarray(x)
+        return device_arrays([x])[0]
     return x
 
 
