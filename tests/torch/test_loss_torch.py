@@ -40,6 +40,9 @@ def _to_jax(v):
     return jnp.asarray(v) if isinstance(v, np.ndarray) else v
 
 
+# A batch's program is compiled with XLA's HLO passes as usual, only LLVM's backend
+# optimization off: the same computation, compiled in about half the time.
+BATCH_COMPILE = {"xla_backend_optimization_level": 0}
 _BATCH = []  # the checks of the open batched() block, run together on its exit
 _OPEN = [False]
 
@@ -55,9 +58,11 @@ def batched():
         yield
         _OPEN[0] = False
         cases, _BATCH[:] = list(_BATCH), []
-        results = jax.jit(lambda diffs: [_ours(c, d) for c, d in zip(cases, diffs)])(
-            [tuple(jnp.asarray(c["args"][i]) for i in c["grad_args"]) for c in cases]
+        run = jax.jit(
+            lambda diffs: [_ours(c, d) for c, d in zip(cases, diffs)],
+            compiler_options=BATCH_COMPILE,
         )
+        results = run([tuple(jnp.asarray(c["args"][i]) for i in c["grad_args"]) for c in cases])
         for case, (out, grads) in zip(cases, results):
             _compare(case, out, grads)
     finally:
