@@ -33,8 +33,8 @@ def check(torch_fn, jax_fn, x, indices=False):
 
 def check_all(cases):
     """``check`` for several ``(torch_fn, jax_fn, x, indices)`` cases, ours compiled as ONE
-    program (cases on the same input share their pooling there); each case asserted on its
-    own, its failure message naming it by position."""
+    program (cases on the same input array share one argument, so XLA can share their
+    pooling); each case asserted on its own, its failure message naming it by position."""
     torch_side, projections = [], []
     for torch_fn, _, x, indices in cases:
         xt = torch.tensor(x, requires_grad=True)
@@ -55,11 +55,14 @@ def check_all(cases):
         y, pullback, idx = jax.vjp(split, xx, has_aux=True)
         return y, idx, pullback(g)[0]
 
+    inputs = {id(c[2]): c[2] for c in cases}  # one argument per distinct input array
+    slot = [list(inputs).index(id(c[2])) for c in cases]
+
     @partial(jax.jit, compiler_options=CHECK_COMPILE)  # one compilation for all the cases
     def run(xs, gs):
-        return [one(c[1], c[3], xx, g) for c, xx, g in zip(cases, xs, gs)]
+        return [one(c[1], c[3], xs[i], g) for c, i, g in zip(cases, slot, gs)]
 
-    got = run([jnp.asarray(c[2]) for c in cases], projections)
+    got = run([jnp.asarray(x) for x in inputs.values()], projections)
     for k, ((y, idx, gx), (xt, yt, it), case) in enumerate(zip(got, torch_side, cases)):
         what = f"case {k} (indices={case[3]})"
         assert tuple(y.shape) == tuple(yt.shape), what
