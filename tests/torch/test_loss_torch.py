@@ -3,6 +3,7 @@ gradients for every reduction and option, torch's errors, and the loss modules' 
 
 import zlib
 from contextlib import contextmanager
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -372,7 +373,7 @@ def test_ctc_loss(concatenated):
         kwargs = {"reduction": reduction, "zero_infinity": True}
         return jnp.sum(F.ctc_loss(jax.nn.log_softmax(z, axis=2), targets, il, tl, **kwargs))
 
-    @jax.jit
+    @partial(jax.jit, compiler_options=BATCH_COMPILE)
     def all_of_ours(z, lp):
         grads = {r: jax.value_and_grad(ours)(z, r) for r in REDUCTIONS}
         return grads, F.ctc_loss(lp, targets, il, tl, reduction="none")
@@ -410,7 +411,11 @@ def test_ctc_unbatched_and_jit():
     logp = np.asarray(jax.nn.log_softmax(logits, axis=2))
     target = targets[0, : tl[0]]
     # jitted (one compile, not the ops one by one; the eager path is compared below)
-    got = jax.jit(lambda lp: F.ctc_loss(lp, target, il[0], tl[0], reduction="none"))(logp[:, 0])
+    unbatched = jax.jit(
+        lambda lp: F.ctc_loss(lp, target, il[0], tl[0], reduction="none"),
+        compiler_options=BATCH_COMPILE,
+    )
+    got = unbatched(logp[:, 0])
     want = TF.ctc_loss(
         torch.from_numpy(logp[:, 0]),
         torch.from_numpy(target),
