@@ -7,7 +7,7 @@ import functools
 import math
 import types
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from unittest import mock
 
 import jax
@@ -36,14 +36,14 @@ def plain_jax_random():
         jax.clear_caches()
 
 
-def reference(net, key) -> dict:
-    """Each variable drawn on its own, as the straightforward implementation does it."""
-    with plain_jax_random():
-        out = {}
-        for name, decl in plan_of(net).entries.items():
-            sub = jax.random.fold_in(key, np.uint32(zlib.crc32(name.encode())))
-            out[name] = np.asarray(decl.init(sub, decl.shape, decl.dtype))
-        return out
+def _draw_each(net, key) -> dict:
+    """Each variable drawn on its own, as the straightforward implementation does it (inside
+    ``plain_jax_random``)."""
+    out = {}
+    for name, decl in plan_of(net).entries.items():
+        sub = jax.random.fold_in(key, np.uint32(zlib.crc32(name.encode())))
+        out[name] = np.asarray(decl.init(sub, decl.shape, decl.dtype))
+    return out
 
 
 def assert_bitwise_equal(variables, want: dict):
@@ -99,34 +99,61 @@ class Mixed(nn.Module):
         self.fixed = nn.Parameter(np.arange(6.0, dtype=np.float32).reshape(2, 3))
 
 
-def test_gpt_like_init_is_bitwise_the_per_variable_draw(partitionable):
+# The tests' nets and keys; their references are drawn together (see ``references``).
+CASES = {
+    "gpt": (TinyGPT, 42),
+    "mixed": (Mixed, 7),
+    "gpt-1-layer": (functools.partial(TinyGPT, layers=1), 3),
+    "jit": (functools.partial(TinyGPT, layers=1), 1),
+    "sharded": (functools.partial(TinyGPT, layers=1), 5),
+}  # one size of layer throughout: jax.random's reference samplers compile once per shape
+BOTH_MODES = ("gpt", "mixed")  # drawn in both threefry modes; the others in the default one
+
+
+@pytest.fixture(scope="module")
+def references():
+    """Every case's per-variable reference, ``{(case, mode): values}`` (mode None: the
+    default), drawn in ONE ``plain_jax_random`` block: its jit-cache clears would otherwise
+    make each test recompile jax.random's samplers and jaxinit's init for every shape, and
+    shapes shared between cases are compiled once."""
+    out = {}
+    with plain_jax_random():
+        for case, (make, seed) in CASES.items():
+            for mode in (True, False) if case in BOTH_MODES else (None,):
+                mode_ctx = nullcontext() if mode is None else jax.threefry_partitionable(mode)
+                with mode_ctx:
+                    out[case, mode] = _draw_each(make(), jax.random.key(seed))
+    return out
+
+
+def test_gpt_like_init_is_bitwise_the_per_variable_draw(partitionable, references):
     net, key = TinyGPT(), jax.random.key(42)
-    assert_bitwise_equal(net.init(key), reference(net, key))
+    assert_bitwise_equal(net.init(key), references["gpt", partitionable])
 
 
-def test_conv_bn_embedding_and_mixed_declarations_unchanged(partitionable):
+def test_conv_bn_embedding_and_mixed_declarations_unchanged(partitionable, references):
     net, key = Mixed(), jax.random.key(7)
-    assert_bitwise_equal(net.init(key), reference(net, key))
+    assert_bitwise_equal(net.init(key), references["mixed", partitionable])
 
 
-def test_raw_prng_key_gives_the_same_values_as_the_typed_key():
+def test_raw_prng_key_gives_the_same_values_as_the_typed_key(references):
     net = TinyGPT(layers=1)
     raw, typed = jax.random.PRNGKey(3), jax.random.key(3)
-    want = reference(net, typed)
+    want = references["gpt-1-layer", None]
     assert_bitwise_equal(net.init(raw), want)
     assert_bitwise_equal(net.init(typed), want)
 
 
-def test_init_inside_jit_matches_eager():
-    net, key = TinyGPT(layers=1, d=8, vocab=20, context=4), jax.random.key(1)
-    assert_bitwise_equal(jax.jit(net.init)(key), reference(net, key))
+def test_init_inside_jit_matches_eager(references):
+    net, key = TinyGPT(layers=1), jax.random.key(1)
+    assert_bitwise_equal(jax.jit(net.init)(key), references["jit", None])
 
 
-def test_sharded_init_is_exact_and_each_device_holds_only_its_shard():
+def test_sharded_init_is_exact_and_each_device_holds_only_its_shard(references):
     if len(jax.devices()) < 8:
         pytest.skip("needs 8 devices (XLA_FLAGS=--xla_force_host_platform_device_count=8)")
     mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
-    net, key = TinyGPT(layers=1, d=16, vocab=64, context=8), jax.random.key(5)
+    net, key = TinyGPT(layers=1), jax.random.key(5)
 
     def layout(name, decl):  # Linear weights sharded, everything else batched as usual
         if name.startswith("h.") and name.endswith("weight") and ".ln_" not in name:
@@ -134,10 +161,10 @@ def test_sharded_init_is_exact_and_each_device_holds_only_its_shard():
         return None
 
     variables = net.init(key, sharding=layout)
-    assert_bitwise_equal(variables, reference(net, key))
-    w = variables["h"]["0"]["c_fc"]["weight"]  # (64, 16)
+    assert_bitwise_equal(variables, references["sharded", None])
+    w = variables["h"]["0"]["c_fc"]["weight"]  # (160, 40)
     assert w.sharding.spec == P("model", "data")
-    assert {s.data.shape for s in w.addressable_shards} == {(32, 4)}
+    assert {s.data.shape for s in w.addressable_shards} == {(80, 10)}
 
 
 def test_compiles_per_distribution_not_per_shape():

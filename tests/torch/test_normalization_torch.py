@@ -5,6 +5,7 @@ default init (TorchGenerator bitwise)."""
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -52,9 +53,17 @@ def load(net, tmod):
     return v
 
 
-def run_both(tmod, net, v, x, train):
+# The cross-check programs: the same HLO (XLA's HLO passes as usual), code-generated the cheap
+# way (LLVM's backend optimization off, XLA CPU's classic emitter instead of its fusion
+# emitters): several times less compile; results differ from the default build by ulps at most.
+CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+def run_both(tmod, net, v, x, train, compiled=None):
     """One call in torch and in jaxinit: outputs and input/parameter gradients agree; returns
-    jaxinit's variables after the call (running statistics updated when training)."""
+    jaxinit's variables after the call (running statistics updated when training).
+    ``compiled``: a dict the caller keeps for one net, so that calls with the same ``train``
+    reuse one jitted program."""
     tmod.train(train)
     xt = torch.tensor(x, requires_grad=True)
     yt = tmod(xt)
@@ -62,7 +71,6 @@ def run_both(tmod, net, v, x, train):
     (yt * torch.tensor(g)).sum().backward()
     names = [n for n, _ in tmod.named_parameters()]
 
-    @jax.jit  # one compilation per configuration instead of one per eager op
     def go(v, x, g):
         def f(params, xx):
             out = net(v | params, xx, train=train)
@@ -71,6 +79,11 @@ def run_both(tmod, net, v, x, train):
         y, pull, new_v = jax.vjp(f, {k: v[k] for k in names}, x, has_aux=True)
         return y, new_v, *pull(g)
 
+    # one compilation per configuration instead of one per eager op
+    compiled = {} if compiled is None else compiled
+    if train not in compiled:
+        compiled[train] = jax.jit(go, compiler_options=CHECK_COMPILE)
+    go = compiled[train]
     y, new_v, gp, gx = go(v, jnp.asarray(x), jnp.asarray(g))
     np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL)
     np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), **TOL)
@@ -127,10 +140,11 @@ def test_layers_match_torch_over_train_steps_then_eval(name, args, kwargs, shape
     check_state(t, v)  # default init: ones/zeros, counters 0
     randomize(t)
     v = load(j, t)
+    compiled = {}  # the two training steps share one program
     for step in range(2):  # two training steps: running statistics and counters
-        v = run_both(t, j, v, randn(*shape, seed=10 + step), train=True)
+        v = run_both(t, j, v, randn(*shape, seed=10 + step), train=True, compiled=compiled)
         check_state(t, v)
-    run_both(t, j, v, randn(*shape, seed=20), train=False)
+    run_both(t, j, v, randn(*shape, seed=20), train=False, compiled=compiled)
 
 
 FUNCTIONAL = [
@@ -156,7 +170,7 @@ def test_functional_values_and_gradients_match_torch(name, shape, kwargs):
     g = randn(*yt.shape, seed=3)
     (yt * torch.tensor(g)).sum().backward()
 
-    @jax.jit
+    @partial(jax.jit, compiler_options=CHECK_COMPILE)
     def go(x, g):
         y, pull = jax.vjp(lambda a: getattr(F, name)(a, **kwargs), x)
         return y, pull(g)[0]

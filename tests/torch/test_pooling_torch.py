@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,6 +17,10 @@ from jaxinit import nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=1e-5)
+# check_all's programs (pooling, indices and a vjp) dominate the module's time: the same HLO
+# (XLA's HLO passes as usual), code-generated the cheap way (LLVM's backend optimization off,
+# XLA CPU's classic emitter instead of its fusion emitters): several times less compile.
+CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def randn(*shape, seed=0):
@@ -23,29 +29,48 @@ def randn(*shape, seed=0):
 
 def check(torch_fn, jax_fn, x, indices=False):
     """Outputs (and indices) and the input gradient of a random projection agree."""
-    xt = torch.tensor(x, requires_grad=True)
-    yt = torch_fn(xt)
-    it = None
-    if indices:
-        yt, it = yt
-    g = randn(*yt.shape, seed=1)
-    (yt * torch.tensor(g)).sum().backward()
+    check_all([(torch_fn, jax_fn, x, indices)])
 
-    def split(a):
-        out = jax_fn(a)
-        return out if indices else (out, None)
 
-    @jax.jit  # one compilation per case
-    def run(xx):
+def check_all(cases):
+    """``check`` for several ``(torch_fn, jax_fn, x, indices)`` cases, ours compiled as ONE
+    program (cases on the same input array share one argument, so XLA can share their
+    pooling); each case asserted on its own, its failure message naming it by position."""
+    torch_side, projections = [], []
+    for torch_fn, _, x, indices in cases:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = torch_fn(xt)
+        it = None
+        if indices:
+            yt, it = yt
+        g = randn(*yt.shape, seed=1)
+        (yt * torch.tensor(g)).sum().backward()
+        torch_side.append((xt, yt, it))
+        projections.append(jnp.asarray(g))
+
+    def one(jax_fn, indices, xx, g):
+        def split(a):
+            out = jax_fn(a)
+            return out if indices else (out, None)
+
         y, pullback, idx = jax.vjp(split, xx, has_aux=True)
-        return y, idx, pullback(jnp.asarray(g))[0]
+        return y, idx, pullback(g)[0]
 
-    y, idx, gx = run(jnp.asarray(x))
-    assert tuple(y.shape) == tuple(yt.shape)
-    np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL)
-    np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), **TOL)
-    if indices:
-        np.testing.assert_array_equal(np.asarray(idx), it.numpy())
+    inputs = {id(c[2]): c[2] for c in cases}  # one argument per distinct input array
+    slot = [list(inputs).index(id(c[2])) for c in cases]
+
+    @partial(jax.jit, compiler_options=CHECK_COMPILE)  # one compilation for all the cases
+    def run(xs, gs):
+        return [one(c[1], c[3], xs[i], g) for c, i, g in zip(cases, slot, gs)]
+
+    got = run([jnp.asarray(x) for x in inputs.values()], projections)
+    for k, ((y, idx, gx), (xt, yt, it), case) in enumerate(zip(got, torch_side, cases)):
+        what = f"case {k} (indices={case[3]})"
+        assert tuple(y.shape) == tuple(yt.shape), what
+        np.testing.assert_allclose(np.asarray(y), yt.detach().numpy(), **TOL, err_msg=what)
+        np.testing.assert_allclose(np.asarray(gx), xt.grad.numpy(), **TOL, err_msg=what)
+        if case[3]:
+            np.testing.assert_array_equal(np.asarray(idx), it.numpy(), err_msg=what)
 
 
 def raises_like_torch(torch_fn, jax_fn):
@@ -71,19 +96,23 @@ def test_max_pool_matches_torch(n, kwargs):
     # many tied values: torch routes the gradient to the first maximum of a window
     x = np.round(randn(2, 3, *SPATIAL[n]))
     tf, jf = getattr(TF, f"max_pool{n}d"), getattr(F, f"max_pool{n}d")
-    check(lambda t: tf(t, **kwargs), lambda a: jf(a, **kwargs), x)
-    check(
-        lambda t: tf(t, return_indices=True, **kwargs),
-        lambda a: jf(a, return_indices=True, **kwargs),
-        x,
-        indices=True,
+    check_all(
+        [
+            (lambda t: tf(t, **kwargs), lambda a: jf(a, **kwargs), x, False),
+            (
+                lambda t: tf(t, return_indices=True, **kwargs),
+                lambda a: jf(a, return_indices=True, **kwargs),
+                x,
+                True,
+            ),
+        ]
     )
 
 
 def test_max_pool_nan_and_unbatched_as_torch():
     x = randn(2, 8)
     x[0, [2, 5]] = np.nan
-    y, i = F.max_pool1d(jnp.asarray(x), 8, return_indices=True)
+    y, i = jax.jit(lambda a: F.max_pool1d(a, 8, return_indices=True))(jnp.asarray(x))
     yt, it = TF.max_pool1d(torch.tensor(x), 8, return_indices=True)
     np.testing.assert_array_equal(np.asarray(i), it.numpy())  # the last NaN, as torch
     np.testing.assert_array_equal(np.asarray(y), yt.numpy())
@@ -116,9 +145,13 @@ def test_adaptive_pools_match_torch(n, out):
     x = np.round(randn(2, 3, *SPATIAL[n]))  # ties
     ta, ja = getattr(TF, f"adaptive_avg_pool{n}d"), getattr(F, f"adaptive_avg_pool{n}d")
     tm, jm = getattr(TF, f"adaptive_max_pool{n}d"), getattr(F, f"adaptive_max_pool{n}d")
-    check(lambda t: ta(t, out), lambda a: ja(a, out), x)
-    check(lambda t: tm(t, out, True), lambda a: jm(a, out, True), x, indices=True)
-    check(lambda t: tm(t, out), lambda a: jm(a, out), x[0])  # unbatched
+    check_all(
+        [
+            (lambda t: ta(t, out), lambda a: ja(a, out), x, False),
+            (lambda t: tm(t, out, True), lambda a: jm(a, out, True), x, True),
+            (lambda t: tm(t, out), lambda a: jm(a, out), x[0], False),  # unbatched
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,16 +165,21 @@ def test_adaptive_pools_match_torch(n, out):
 def test_lp_pool_matches_torch(n, norm, kwargs):
     x = np.abs(randn(2, 3, *SPATIAL[n])) + 0.1
     tf, jf = getattr(TF, f"lp_pool{n}d"), getattr(F, f"lp_pool{n}d")
-    check(lambda t: tf(t, norm, **kwargs), lambda a: jf(a, norm, **kwargs), x)
     layer = getattr(nn, f"LPPool{n}d")(norm, **kwargs)
-    check(getattr(torch.nn, f"LPPool{n}d")(norm, **kwargs), layer, x)
+    check_all(
+        [
+            (lambda t: tf(t, norm, **kwargs), lambda a: jf(a, norm, **kwargs), x, False),
+            (getattr(torch.nn, f"LPPool{n}d")(norm, **kwargs), layer, x, False),
+        ]
+    )
 
 
 @pytest.mark.parametrize("n,k,s", [(1, 3, 2), (2, 3, 1), (3, 2, 2)])
 def test_max_unpool_matches_torch(n, k, s):
     x = np.round(randn(2, 3, *SPATIAL[n]))
     yt, it = getattr(TF, f"max_pool{n}d")(torch.tensor(x), k, s, return_indices=True)
-    _, ij = getattr(F, f"max_pool{n}d")(jnp.asarray(x), k, s, return_indices=True)
+    pool = getattr(F, f"max_pool{n}d")
+    _, ij = jax.jit(lambda a: pool(a, k, s, return_indices=True))(jnp.asarray(x))
     np.testing.assert_array_equal(np.asarray(ij), it.numpy())
     size = x.shape[2:]
     check(
@@ -198,13 +236,17 @@ def test_pooling_layers_attributes_and_reprs_as_torch(name, args, kwargs):
 
 def test_pooling_layers_forward_as_torch():
     x = randn(2, 3, 7, 6)
-    check(
-        torch.nn.MaxPool2d(3, 2, 1, return_indices=True),
-        nn.MaxPool2d(3, 2, 1, return_indices=True),
-        x,
-        indices=True,
+    check_all(
+        [
+            (
+                torch.nn.MaxPool2d(3, 2, 1, return_indices=True),
+                nn.MaxPool2d(3, 2, 1, return_indices=True),
+                x,
+                True,
+            ),
+            (torch.nn.AvgPool3d(2, ceil_mode=True), nn.AvgPool3d(2, ceil_mode=True), x, False),
+        ]
     )
-    check(torch.nn.AvgPool3d(2, ceil_mode=True), nn.AvgPool3d(2, ceil_mode=True), x)
 
 
 ERRORS = [
@@ -241,7 +283,7 @@ def test_pooling_errors_as_torch(fname, args, kwargs):
 def test_max_unpool_errors_as_torch():
     x = np.ones((1, 1, 4, 4), np.float32)
     yt, it = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
-    yj, ij = F.max_pool2d(jnp.asarray(x), 2, return_indices=True)
+    yj, ij = jax.jit(lambda a: F.max_pool2d(a, 2, return_indices=True))(jnp.asarray(x))
     for kwargs in (dict(output_size=(9, 9)), dict(output_size=(4, 4, 4))):
         raises_like_torch(
             lambda kwargs=kwargs: TF.max_unpool2d(yt, it, 2, **kwargs),
