@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from _xla_speed import unoptimized_xla  # noqa: F401 -- autouse: this module's compiles
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jax
 import pytest
+from _xla_speed import unoptimized_xla  # noqa: F401 -- autouse: this module's compiles
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -15,6 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 from models import built_bitwise, gpt2, lstm_tagger, resnet18, unet, vit  # noqa: E402
 
 import jaxinit  # noqa: E402

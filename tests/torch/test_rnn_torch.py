@@ -16,6 +16,7 @@ tnn = torch.nn
 trnn = torch.nn.utils.rnn
 
 from _ks import ks_statistic, ks_threshold  # noqa: E402
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn.utils import rnn as jrnn  # noqa: E402

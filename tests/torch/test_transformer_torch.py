@@ -13,6 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit import TorchGenerator, nn  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
