@@ -12,9 +12,16 @@ Import the fixture into a test module (it is autouse and module-scoped)::
 
 The previous setting is restored after the module, so the next module on the worker is not
 affected (programs compiled meanwhile stay in jax's cache: they compute the same values).
+
+A test whose programs run long (many steps, wide layers) may be better off optimized:
+unoptimized code runs slower (examples/init_diagnostics.py's 50-layer nets: about 1.5x).
+``unoptimized_compiles(False)`` turns the flag off within a block (``tests/test_examples.py``
+does so for init_diagnostics).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import jax
 import pytest
@@ -22,12 +29,19 @@ import pytest
 _FLAG = "jax_disable_most_optimizations"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def unoptimized_xla():
-    """Compile this module's programs with ``jax_disable_most_optimizations`` on."""
+@contextlib.contextmanager
+def unoptimized_compiles(on: bool = True):
+    """Within the block, ``jax_disable_most_optimizations`` is ``on``; restored afterwards."""
     before = jax.config.values[_FLAG]
-    jax.config.update(_FLAG, True)
+    jax.config.update(_FLAG, on)
     try:
         yield
     finally:
         jax.config.update(_FLAG, before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unoptimized_xla():
+    """Compile this module's programs with ``jax_disable_most_optimizations`` on."""
+    with unoptimized_compiles():
+        yield
