@@ -128,21 +128,19 @@ def test_model_matches_torch(name, tmp_path):
     loss.backward()
     opt.step()
 
-    # the same step in JAX, one program: loss, gradients, the optimizer's first update
-    def step(params, buffers, inputs, target):
-        def objective(p):
-            out, new = jm(jm.merge(p, buffers), *inputs, train=True)
-            return ce_jax(unet_target(out) if per_pixel else out, target), new
+    params, buffers = jm.split(v)
 
+    def objective(p):
+        out, new = jm(jm.merge(p, buffers), *map(jnp.asarray, inputs), train=True)
+        return ce_jax(unet_target(out) if per_pixel else out, jnp.asarray(target)), new
+
+    def step(params):  # one program: loss, gradients and the optimizer's first update
         (j_loss, new), grads = jax.value_and_grad(objective, has_aux=True)(params)
         updates, _ = tx.update(grads, tx.init(params), params)
         return j_loss, optax.apply_updates(params, updates), new
 
-    params, buffers = jm.split(v)
     with jax.numpy_dtype_promotion("standard"):
-        j_loss, params, new = jax.jit(step)(
-            params, buffers, tuple(map(jnp.asarray, inputs)), jnp.asarray(target)
-        )
+        j_loss, params, new = jax.jit(step)(params)
     assert abs(float(j_loss) - loss.item()) <= 1e-5 * abs(loss.item())
     after = jm.state_dict(jm.merge(params, jm.split(new)[1]))
     for key, t in tm.state_dict().items():
