@@ -165,4 +165,7 @@ def _env():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env["XLA_FLAGS"] = ""
+    # the calling module's compile setting (tests/_xla_speed.py's unoptimized_xla) carries over
+    unoptimized = jax.config.values["jax_disable_most_optimizations"]
+    env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if unoptimized else "0"
     return env
