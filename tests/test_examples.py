@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jax
 import pytest
+from _xla_speed import unoptimized_compiles, unoptimized_xla  # noqa: F401 -- autouse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -30,10 +31,12 @@ def load(name: str):
     return module
 
 
-def run(capsys, name: str, *argv: str, promotion: str = "strict"):
-    """Run an example's main(); return (its return value, what it printed)."""
+def run(capsys, name: str, *argv: str, promotion: str = "strict", optimized: bool = False):
+    """Run an example's main(); return (its return value, what it printed). Its programs are
+    compiled unoptimized (the module's ``unoptimized_xla``: they run briefly, compiling
+    dominates) unless ``optimized`` (init_diagnostics: 50-layer nets, slower unoptimized)."""
     main = load(name).main
-    with jax.numpy_dtype_promotion(promotion):
+    with jax.numpy_dtype_promotion(promotion), unoptimized_compiles(not optimized):
         result = main(list(argv)) if argv or promotion == "standard" else main()
     return result, capsys.readouterr().out
 
@@ -129,7 +132,9 @@ def test_train_lenet_learns_the_digits(capsys):
 def test_init_diagnostics_writes_a_png_and_shows_the_papers_results(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "diag.png"
-    results, out = run(capsys, "init_diagnostics", "--out", str(png), promotion="standard")
+    results, out = run(
+        capsys, "init_diagnostics", "--out", str(png), promotion="standard", optimized=True
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "layer 1   layer 10   layer 25   layer 50" in out
 

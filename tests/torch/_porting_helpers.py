@@ -127,10 +127,20 @@ _NO_TORCH = textwrap.dedent("""
 """)
 
 
-def sources_run_without_torch(tmp_path, cases):
+# importing jaxinit and its porting package does not import torch (torch importable)
+_LAZY_TORCH = textwrap.dedent("""
+    import sys
+    import jaxinit, jaxinit.porting, jaxinit.porting.ops
+    assert "torch" not in sys.modules, "importing jaxinit.porting imported torch"
+""")
+
+
+def sources_run_without_torch(tmp_path, cases, check_lazy_import=False):
     """Each ``(source, [(shape, dtype, fill), ...])`` (or a dict of them: keyword inputs)
     runs ``build().init`` and a jitted forward on constant inputs in a process where
-    importing torch fails."""
+    importing torch fails. ``check_lazy_import``: the same process first asserts that
+    importing jaxinit, jaxinit.porting and jaxinit.porting.ops (torch still importable)
+    leaves torch unimported (one interpreter start instead of two)."""
     files = []
     for i, (source, inputs) in enumerate(cases):
         assert "import torch" not in source
@@ -140,7 +150,7 @@ def sources_run_without_torch(tmp_path, cases):
             files.append((str(path), {k: (tuple(s), d, f) for k, (s, d, f) in inputs.items()}))
         else:
             files.append((str(path), [(tuple(s), d, f) for s, d, f in inputs]))
-    code = _NO_TORCH.format(cases=files)
+    code = (_LAZY_TORCH if check_lazy_import else "") + _NO_TORCH.format(cases=files)
     res = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_env()
     )
@@ -155,4 +165,7 @@ def _env():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env["XLA_FLAGS"] = ""
+    # the calling module's compile setting (tests/_xla_speed.py's unoptimized_xla) carries over
+    unoptimized = jax.config.values["jax_disable_most_optimizations"]
+    env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if unoptimized else "0"
     return env

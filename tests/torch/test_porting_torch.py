@@ -22,6 +22,7 @@ from _porting_helpers import (  # noqa: E402
     sources_run_without_torch,
     state_dicts_agree,
 )
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 from jaxinit import porting  # noqa: E402
@@ -238,9 +239,11 @@ def test_gpt_tie_init_and_dropout(ported):
     assert sd["lm_head.weight"] is sd["transformer.wte.weight"]
     # the file says which constructor init build().init does not reproduce
     assert "GPT.__init__ sets weights itself" in net.port_source
-    # with dropout: train mode draws from rng (same key, same output), eval matches torch
+    # with dropout: train mode draws from rng (same key, same output), eval matches torch;
+    # one block has every dropout site (embeddings, attention, residual, MLP), and each site's
+    # mask is its own compiled threefry: a second block would only double the compile
     torch.manual_seed(0)
-    tm = GPT(dropout=0.5).eval()
+    tm = GPT(n_layer=1, dropout=0.5).eval()
     net, variables = porting.convert(tm, torch.as_tensor(IDS), check=False)
     assert "rng=self.next_key()" in net.port_source  # F.scaled_dot_product_attention
     with relaxed():
@@ -250,7 +253,7 @@ def test_gpt_tie_init_and_dropout(ported):
             f(variables, jax.random.key(0)),
             f(variables, jax.random.key(1)),
         )
-        e = net(variables, jnp.asarray(IDS))
+        e = jax.jit(lambda v: net(v, jnp.asarray(IDS)))(variables)  # one program, not op by op
     assert np.array_equal(a, b) and not np.allclose(a, c)
     np.testing.assert_allclose(e, tm(torch.as_tensor(IDS)).detach().numpy(), rtol=1e-5, atol=1e-5)
 
@@ -276,7 +279,8 @@ def test_sources_run_without_torch(ported, tmp_path):
         (ported["tagger"][1].port_source, [((2, 4), "int32", 1), ((2,), "int32", 4)]),
         (ported["plain"][1].port_source, [((3, 5, 8), "float32", 0.5), ((3, 5), "bool", False)]),
     ]
-    sources_run_without_torch(tmp_path, cases)
+    # the same interpreter first checks that importing jaxinit.porting does not load torch
+    sources_run_without_torch(tmp_path, cases, check_lazy_import=True)
 
 
 def test_port_error_lists_everything():
@@ -314,17 +318,6 @@ def test_cli_port(tmp_path, monkeypatch, capsys):
     assert "class Net(nn.Module):" in (tmp_path / "out.py").read_text()
     assert main(["port", "small_model:make", "--input", "2x4x6:nosuch", "-o", "o.py"]) == 1
     assert "no torch dtype" in capsys.readouterr().err
-
-
-def test_import_without_torch_does_not_load_it():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; import jaxinit, jaxinit.porting, jaxinit.porting.ops; "
-        "assert 'torch' not in sys.modules"
-    )
-    assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
 
 
 def test_gpt_scaled_init_is_torch_s(ported):

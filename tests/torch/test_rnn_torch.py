@@ -16,6 +16,7 @@ tnn = torch.nn
 trnn = torch.nn.utils.rnn
 
 from _ks import ks_statistic, ks_threshold  # noqa: E402
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn.utils import rnn as jrnn  # noqa: E402
@@ -216,7 +217,9 @@ def test_dropout_between_layers_train_mode():
     v = load(jmod, tmod)
     x = seq_input(False, True)
     t_out, (th, tc) = tmod.train()(x)
-    (j_out, (jh, jc)), _ = jmod(v, J(x), train=True, rng=jax.random.key(0))
+    # jitted: one program per model instead of op-by-op compiles of each layer's scan
+    train = jax.jit(lambda v, x, k: jmod(v, x, train=True, rng=k)[0])
+    j_out, (jh, jc) = train(v, J(x), jax.random.key(0))
     for a, b in ((j_out, t_out), (jh, th), (jc, tc)):
         np.testing.assert_allclose(np.asarray(a), b.detach().numpy(), **TOL)
     with pytest.raises(ValueError, match="key"):
@@ -224,9 +227,9 @@ def test_dropout_between_layers_train_mode():
     # a fractional p: keyed, reproducible, different from eval
     _, j2 = pair("GRU", 4, 5, num_layers=2, dropout=0.5)
     v2 = j2.init(jax.random.key(1))
-    a, _ = j2(v2, J(x), train=True, rng=jax.random.key(3))
-    b, _ = j2(v2, J(x), train=True, rng=jax.random.key(3))
-    c = j2(v2, J(x))
+    train2 = jax.jit(lambda v, x, k: j2(v, x, train=True, rng=k)[0])
+    a, b = train2(v2, J(x), jax.random.key(3)), train2(v2, J(x), jax.random.key(3))
+    c = jax.jit(j2)(v2, J(x))
     np.testing.assert_array_equal(np.asarray(a[0]), np.asarray(b[0]))
     assert not np.allclose(np.asarray(a[0]), np.asarray(c[0]))
 

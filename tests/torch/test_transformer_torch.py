@@ -13,6 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit import TorchGenerator, nn  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
@@ -159,7 +161,8 @@ def test_dropout_in_training_matches_torch_at_p1():
     jm = nn.TransformerEncoderLayer(8, 2, 16, dropout=1.0)
     v, _ = jm.load_state_dict(None, tm.state_dict())
     x = randn(4, 2, 8)
-    got, _ = jm(v, J(x), train=True, rng=jax.random.key(0))
+    # jitted: one program instead of op-by-op compiles (dropout's draws included)
+    got, _ = jax.jit(lambda v, x, k: jm(v, x, train=True, rng=k))(v, J(x), jax.random.key(0))
     np.testing.assert_allclose(np.asarray(got), tm(x).detach().numpy(), **TOL)
 
 

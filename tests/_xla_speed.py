@@ -1,0 +1,47 @@
+"""``unoptimized_xla``: a test module's programs compiled with XLA's optimizations mostly off.
+
+Most of the CPU time of the torch cross-checks, the examples and the docs' snippets is XLA
+compiling programs that then run once, on small inputs. Under ``jax_disable_most_optimizations``
+(XLA's backend optimization level 0, no expensive LLVM passes) those compiles take a half to a
+quarter of the time; the programs compute the same operations (fast-math stays off either way),
+and the modules that use this pass unchanged, their bitwise TorchGenerator checks included.
+
+Import the fixture into a test module (it is autouse and module-scoped)::
+
+    from _xla_speed import unoptimized_xla  # noqa: F401 -- autouse: this module's compiles
+
+The previous setting is restored after the module, so the next module on the worker is not
+affected (programs compiled meanwhile stay in jax's cache: they compute the same values).
+
+A test whose programs run long (many steps, wide layers) may be better off optimized:
+unoptimized code runs slower (examples/init_diagnostics.py's 50-layer nets: about 1.5x).
+``unoptimized_compiles(False)`` turns the flag off within a block (``tests/test_examples.py``
+does so for init_diagnostics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import jax
+import pytest
+
+_FLAG = "jax_disable_most_optimizations"
+
+
+@contextlib.contextmanager
+def unoptimized_compiles(on: bool = True):
+    """Within the block, ``jax_disable_most_optimizations`` is ``on``; restored afterwards."""
+    before = jax.config.values[_FLAG]
+    jax.config.update(_FLAG, on)
+    try:
+        yield
+    finally:
+        jax.config.update(_FLAG, before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unoptimized_xla():
+    """Compile this module's programs with ``jax_disable_most_optimizations`` on."""
+    with unoptimized_compiles():
+        yield
