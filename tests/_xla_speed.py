@@ -1,4 +1,5 @@
-"""``unoptimized_xla``: a test module's programs compiled with XLA's optimizations mostly off.
+"""Cheaper compiles for the tolerance cross-checks: ``unoptimized_xla`` for a whole module,
+``CHECK_COMPILE`` for one ``jax.jit``.
 
 Most of the CPU time of the torch cross-checks, the examples and the docs' snippets is XLA
 compiling programs that then run once, on small inputs. Under ``jax_disable_most_optimizations``
@@ -12,6 +13,17 @@ Import the fixture into a test module (it is autouse and module-scoped)::
 
 The previous setting is restored after the module, so the next module on the worker is not
 affected (programs compiled meanwhile stay in jax's cache: they compute the same values).
+
+``CHECK_COMPILE`` does the same for one program, as ``jax.jit(f,
+compiler_options=CHECK_COMPILE)``: the same HLO (XLA's HLO passes run as usual) code-generated
+with LLVM's backend optimization off and XLA CPU's classic elemental emitter instead of its MLIR
+fusion emitters (tests/nn/test_conv_impl.py's largest sweep case: 4.2 s of compile -> 0.45 s,
+identical errors against lax).
+
+Either changes the machine code, not the operations: results may differ in the last bits from
+a default build (measured: 1.5e-7 after 50 optimizer steps), which the tolerance checks cover.
+Bitwise checks (Threefry, init, jit == eager, the optimizer steps' exact comparisons) keep XLA's
+defaults.
 
 A test whose programs run long (many steps, wide layers) may be better off optimized:
 unoptimized code runs slower (examples/init_diagnostics.py's 50-layer nets: about 1.5x).
@@ -27,6 +39,7 @@ import jax
 import pytest
 
 _FLAG = "jax_disable_most_optimizations"
+CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _xla_speed import CHECK_COMPILE
 from jax import lax
 
 from jaxinit.nn.functional import _conv_impl as ci
@@ -62,11 +63,8 @@ def _value_and_grads(fn, x, w, ct):
 
 SWEEP = [(c, jnp.float32) for c in CASES] + [(CASES[i], jnp.bfloat16) for i in (0, 2, 9)]
 # The sweep's programs (lax and every formulation, values and both gradients) are big; their
-# compile dominates the module. The same HLO (XLA's HLO passes run as usual) is code-generated
-# the cheap way: LLVM's backend optimization off and XLA CPU's classic elemental emitter instead
-# of its MLIR fusion emitters, about 9x less compile for the largest case (measured: identical
+# compile dominates the module: compiled with CHECK_COMPILE (tests/_xla_speed.py; identical
 # errors against lax). The bitwise tests below keep the defaults.
-SWEEP_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def _applicable(spec):
@@ -94,7 +92,7 @@ def test_every_formulation_matches_lax(case, dtype):
             )
         return out
 
-    got = jax.jit(all_formulations, compiler_options=SWEEP_COMPILE)(x, w, ct)
+    got = jax.jit(all_formulations, compiler_options=CHECK_COMPILE)(x, w, ct)
     ref = got.pop("lax")
     assert ref[0].shape == (x.shape[0], w.shape[0], *spec.out_spatial)
     assert sorted(got) == sorted(_applicable(spec))
@@ -154,7 +152,7 @@ def test_forward_mode_and_hessians_run_through_the_rule(index):
         return lax.conv_general_dilated(u, v, **spec.lax_kwargs())
 
     tangents = (0.5 * x[::-1], 0.3 * w[::-1])
-    cheap = functools.partial(jax.jit, compiler_options=SWEEP_COMPILE)  # tolerance checks
+    cheap = functools.partial(jax.jit, compiler_options=CHECK_COMPILE)  # tolerance checks
     got = cheap(lambda: jax.jvp(lambda u, v: _entry(u, v, case), (x, w), tangents))()
     want = cheap(lambda: jax.jvp(ref, (x, w), tangents))()
     for g, r in zip(got, want):

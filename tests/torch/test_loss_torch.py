@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _xla_speed import CHECK_COMPILE
 
 from jaxinit import nn
 from jaxinit.nn import functional as F
@@ -41,10 +42,7 @@ def _to_jax(v):
     return jnp.asarray(v) if isinstance(v, np.ndarray) else v
 
 
-# A batch's program: the same HLO (XLA's HLO passes as usual), code-generated the cheap way
-# (LLVM's backend optimization off, XLA CPU's classic emitter instead of its fusion emitters):
-# several times less compile; the results differ from the default build by ulps at most.
-BATCH_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+# A batch's program is compiled with CHECK_COMPILE (tests/_xla_speed.py)
 _BATCH = []  # the checks of the open batched() block, run together on its exit
 _OPEN = [False]
 
@@ -62,7 +60,7 @@ def batched():
         cases, _BATCH[:] = list(_BATCH), []
         run = jax.jit(
             lambda diffs: [_ours(c, d) for c, d in zip(cases, diffs)],
-            compiler_options=BATCH_COMPILE,
+            compiler_options=CHECK_COMPILE,
         )
         results = run([tuple(jnp.asarray(c["args"][i]) for i in c["grad_args"]) for c in cases])
         for case, (out, grads) in zip(cases, results):
@@ -373,7 +371,7 @@ def test_ctc_loss(concatenated):
         kwargs = {"reduction": reduction, "zero_infinity": True}
         return jnp.sum(F.ctc_loss(jax.nn.log_softmax(z, axis=2), targets, il, tl, **kwargs))
 
-    @partial(jax.jit, compiler_options=BATCH_COMPILE)
+    @partial(jax.jit, compiler_options=CHECK_COMPILE)
     def all_of_ours(z, lp):
         grads = {r: jax.value_and_grad(ours)(z, r) for r in REDUCTIONS}
         return grads, F.ctc_loss(lp, targets, il, tl, reduction="none")
@@ -413,7 +411,7 @@ def test_ctc_unbatched_and_jit():
     # jitted (one compile, not the ops one by one; the eager path is compared below)
     unbatched = jax.jit(
         lambda lp: F.ctc_loss(lp, target, il[0], tl[0], reduction="none"),
-        compiler_options=BATCH_COMPILE,
+        compiler_options=CHECK_COMPILE,
     )
     got = unbatched(logp[:, 0])
     want = TF.ctc_loss(

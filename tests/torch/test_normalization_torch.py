@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _xla_speed import CHECK_COMPILE
 
 torch = pytest.importorskip("torch")
 tnn, tF = torch.nn, torch.nn.functional
@@ -51,12 +52,6 @@ def load(net, tmod):
     v, result = net.load_state_dict(None, dict(tmod.state_dict()))
     assert not result.missing_keys and not result.unexpected_keys
     return v
-
-
-# The cross-check programs: the same HLO (XLA's HLO passes as usual), code-generated the cheap
-# way (LLVM's backend optimization off, XLA CPU's classic emitter instead of its fusion
-# emitters): several times less compile; results differ from the default build by ulps at most.
-CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def run_both(tmod, net, v, x, train, compiled=None):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _xla_speed import CHECK_COMPILE
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -17,10 +18,8 @@ from jaxinit import nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=1e-5)
-# check_all's programs (pooling, indices and a vjp) dominate the module's time: the same HLO
-# (XLA's HLO passes as usual), code-generated the cheap way (LLVM's backend optimization off,
-# XLA CPU's classic emitter instead of its fusion emitters): several times less compile.
-CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+# check_all's programs (pooling, indices and a vjp) dominate the module's time: compiled with
+# CHECK_COMPILE (tests/_xla_speed.py)
 
 
 def randn(*shape, seed=0):
