@@ -11,8 +11,8 @@ Import the fixture into a test module (it is autouse and module-scoped)::
 
     from _xla_speed import unoptimized_xla  # noqa: F401 -- autouse: this module's compiles
 
-The previous setting is restored after the module, so the next module on the worker is not
-affected (programs compiled meanwhile stay in jax's cache: they compute the same values).
+The previous setting is restored after the module and jax's caches are cleared, so the next
+module on the worker runs XLA's default build.
 
 ``CHECK_COMPILE`` does the same for one program, as ``jax.jit(f,
 compiler_options=CHECK_COMPILE)``: the same HLO (XLA's HLO passes run as usual) code-generated
@@ -44,13 +44,17 @@ CHECK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitte
 
 @contextlib.contextmanager
 def unoptimized_compiles(on: bool = True):
-    """Within the block, ``jax_disable_most_optimizations`` is ``on``; restored afterwards."""
+    """Within the block, ``jax_disable_most_optimizations`` is ``on``; restored afterwards,
+    and jax's in-memory caches cleared: the flag is not part of their keys, so a program
+    compiled in the block would otherwise serve a later module's call (an init draw compiled
+    unoptimized differs from the default build in the last bit, which bitwise tests see)."""
     before = jax.config.values[_FLAG]
     jax.config.update(_FLAG, on)
     try:
         yield
     finally:
         jax.config.update(_FLAG, before)
+        jax.clear_caches()
 
 
 @pytest.fixture(scope="module", autouse=True)
