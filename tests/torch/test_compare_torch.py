@@ -12,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit import nn  # noqa: E402
 from jaxinit.testing import assert_matches_torch, compare, tolerances  # noqa: E402
 

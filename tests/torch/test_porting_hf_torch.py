@@ -24,6 +24,7 @@ from _porting_helpers import (  # noqa: E402
     sources_run_without_torch,
     state_dicts_agree,
 )
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 
 from jaxinit import porting  # noqa: E402
 from jaxinit.porting.api import _positional  # noqa: E402

@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit.nn import functional as F  # noqa: E402
 
 TOL = dict(rtol=1e-4, atol=1e-4)  # bicubic sums 16 taps of cubic weights
