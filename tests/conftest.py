@@ -40,22 +40,22 @@ def path(tmp_path):
 # own reordering queues modules by number of tests, which put these few-test modules last).
 # Modules not listed keep collection order after these; a missing name is ignored.
 HEAVY_FIRST = [
-    "torch/test_porting_vision_torch.py",
     "torch/test_porting_hf_torch.py",
-    "torch/test_models_torch.py",
-    "nn/test_conv_impl.py",
-    "torch/test_loss_torch.py",
+    "torch/test_porting_vision_torch.py",
     "test_examples.py",
-    "torch/test_optim_resume_torch.py",
-    "nn/test_initialize.py",
-    "torch/test_pooling_torch.py",
+    "torch/test_models_torch.py",
     "test_threefry.py",
+    "nn/test_initialize.py",
     "test_docs.py",
-    "torch/test_rnn_torch.py",
-    "torch/test_compare_torch.py",
-    "torch/test_porting_torch.py",
-    "torch/test_transformer_torch.py",
-    "torch/test_gpt2_hf_torch.py",
+    "torch/test_pt_files_torch.py",
+    "torch/test_optim_torch.py",
+    "nn/test_conv_impl.py",
+    "torch/test_padding_torch.py",
+    "torch/test_conv_torch.py",
+    "nn/test_layers.py",
+    "test_init.py",
+    "torch/test_loss_torch.py",
+    "torch/test_functional_extras_torch.py",
 ]
 
 
