@@ -15,6 +15,8 @@ torch = pytest.importorskip("torch")
 tnn = torch.nn
 TF = torch.nn.functional
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 

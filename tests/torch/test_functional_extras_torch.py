@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 
 from jaxinit.nn import functional as F
 

@@ -18,6 +18,7 @@ from _layers_helpers import (
     tnn,
     torch,
 )
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
 
 from jaxinit import TorchGenerator, nn  # noqa: E402
 from jaxinit.nn.dropout import Dropout  # noqa: E402

@@ -12,6 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
+from _xla_speed import unoptimized_xla  # noqa: E402, F401 -- autouse: this module's compiles
+
 from jaxinit import nn  # noqa: E402
 from jaxinit.nn import functional as F  # noqa: E402
 
