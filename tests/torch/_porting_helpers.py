@@ -4,12 +4,14 @@ import copy
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
+from _xla_speed import CHECK_COMPILE
 
 from jaxinit.interop import to_torch
 from jaxinit.testing import assert_matches_torch
@@ -82,7 +84,7 @@ def sgd_step_matches(tm, net, variables, inputs, loss_t, loss_j, lr=0.1, rtol=1e
     opt.step()
     params, buffers = net.split(variables)
 
-    @jax.jit
+    @partial(jax.jit, compiler_options=CHECK_COMPILE)  # a tolerance check (tests/_xla_speed.py)
     def step(p):
         def objective(p):
             kw = {k: jnp.asarray(x) for k, x in kwargs.items()}

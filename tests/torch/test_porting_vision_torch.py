@@ -27,6 +27,7 @@ from _porting_helpers import (  # noqa: E402
     train_compare,
 )
 from _torchvision import import_torchvision  # noqa: E402
+from _xla_speed import CHECK_COMPILE  # noqa: E402
 
 from jaxinit import porting  # noqa: E402
 
@@ -178,7 +179,7 @@ def test_eval_on_another_batch_and_size(ported, name):
 
 def _eval_matches(tm, net, variables, x):
     with relaxed():
-        y = jax.jit(net)(variables, jnp.asarray(x))
+        y = jax.jit(net, compiler_options=CHECK_COMPILE)(variables, jnp.asarray(x))
     with torch.no_grad():
         ref = tm(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-4, atol=1e-5)
