@@ -197,6 +197,33 @@ def test_torch_generator_is_accepted_by_apply_map_parameters_and_reset_parameter
     assert not np.array_equal(v2["0"]["weight"], v2["1"]["weight"][:, :3][:3])
 
 
+def test_load_state_dict_copies_host_arrays_and_compiles_nothing():
+    """Host arrays go onto the device in one jax.device_put: no program compiled per shape
+    (jnp.asarray stages each new shape through a compiled copy), and later changes to the
+    caller's numpy arrays do not show in the loaded variables."""
+    from jax import monitoring
+
+    net = nn.Sequential(nn.Linear(3, 5), nn.Linear(5, 7), nn.BatchNorm1d(7))
+    sd = {
+        k: np.full(np.shape(a), 0.5, np.asarray(a).dtype)
+        for k, a in net.state_dict(net.init(KEY)).items()
+    }
+    compiles = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    monitoring.register_event_duration_secs_listener(listener)
+    try:
+        v, _ = net.load_state_dict(None, sd)
+    finally:
+        monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    sd["0.weight"][:] = 9.0
+    assert np.all(np.asarray(v["0"]["weight"]) == 0.5)
+
+
 # -- messages for torch habits -------------------------------------------------------------------
 def test_load_state_dict_without_variables_says_what_to_pass():
     net = nn.Linear(2, 2)
