@@ -218,16 +218,18 @@ def test_safetensors_collisions_and_metadata_never_override(tmp_path):
 
 
 def test_many_small_arrays_are_placed_as_jax_device_put_places_them():
-    """The batched path for many small arrays gives what jax.device_put(list) gives: same
-    device, sharding, committed flag, dtype, shape and values."""
-    from jaxinit.serialization.place import _put_all
+    """The batched path for many small arrays (and the copying one) gives what
+    jax.device_put(list) gives: same device, sharding, committed flag, dtype, shape and
+    values."""
+    from jaxinit._host import device_arrays
 
     hosts = [
         (np.arange(i % 7 + 1) % 3).astype(d)
         for i in range(40)
         for d in (np.float32, np.int32, np.bool_, ml_dtypes.bfloat16)
     ]
-    ours, theirs = _put_all(hosts), jax.device_put(hosts)
-    for x, y, h in zip(ours, theirs, hosts):
-        assert (x.aval, x.sharding, x.committed) == (y.aval, y.sharding, y.committed)
-        assert np.array_equal(np.asarray(x), h)
+    theirs = jax.device_put(hosts)
+    for copy in (False, True):
+        for x, y, h in zip(device_arrays(hosts, copy=copy), theirs, hosts):
+            assert (x.aval, x.sharding, x.committed) == (y.aval, y.sharding, y.committed)
+            assert np.array_equal(np.asarray(x), h)

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxinit._dtypes import X64_HINT, x64_enabled
+from jaxinit._host import device_arrays
 from jaxinit._keys import IncompatibleKeys
 
 from .files import aligned_empty
@@ -25,12 +26,6 @@ from .paths import Path, dotted, rebuild, walk
 from .template import Keep, check_template, loaded_dtype
 
 _PLACE_BATCH = 256 << 20  # host bytes put on devices per jax.device_put call
-
-try:  # one array onto one device without jax.device_put's per-array Python (~4x cheaper)
-    from jax._src.core import ShapedArray as _ShapedArray
-    from jax._src.interpreters.pxla import batched_device_put as _put_on_device
-except ImportError:  # another jax: the public path below is used for every array
-    _put_on_device = None
 
 
 def is_source(x: Any) -> bool:
@@ -76,7 +71,7 @@ class _Placer:
         hosts = [host for _, host in batch]
         try:
             if all(t is None for t in targets):
-                return _put_all(hosts)
+                return device_arrays(hosts, copy=False)  # the reader owns them
             return jax.device_put(hosts, targets)
         except ValueError:
             for (path, host), target in zip(batch, targets):
@@ -87,24 +82,6 @@ class _Placer:
                         f"cannot place '{dotted(path)}' of shape {host.shape} on {target}: {err}"
                     ) from err
             raise
-
-
-def _put_all(hosts: list[np.ndarray]) -> list[jax.Array]:
-    """``jax.device_put(hosts)`` (default device, uncommitted), for many arrays at once: the
-    first goes through ``jax.device_put``, which settles the device and the committed flag;
-    the others go straight to the same device through jax's own single-device path."""
-    first = jax.device_put(hosts[:1])
-    if _put_on_device is None or len(hosts) < 64 or len(first[0].devices()) != 1:
-        return first + jax.device_put(hosts[1:])
-    (device,) = first[0].devices()
-    sharding, committed = first[0].sharding, first[0].committed
-    try:
-        return first + [
-            _put_on_device(_ShapedArray(h.shape, h.dtype), sharding, [h], [device], committed)
-            for h in hosts[1:]
-        ]
-    except (TypeError, AttributeError):  # jax's internals changed: the public path
-        return first + jax.device_put(hosts[1:])
 
 
 def _narrow(host: np.ndarray, name: str, source: str) -> np.ndarray:
