@@ -43,8 +43,7 @@ def _to_jax(v):
 
 
 # A batch's program is compiled with CHECK_COMPILE (tests/_xla_speed.py)
-_BATCH = []  # the checks of the open batched() block, run together on its exit
-_OPEN = [False]
+_BATCH = None  # inside a batched() block: the list of its checks, run together on its exit
 
 
 @contextmanager
@@ -52,22 +51,20 @@ def batched():
     """Collect the ``check`` calls of the block and run all of ours as ONE jitted program on
     exit (values and input gradients of every case): one XLA compile instead of a few dozen
     op-by-op ones per case. Each case is still asserted on its own, its message naming it."""
-    assert not _OPEN[0], "batched() blocks do not nest"
-    _OPEN[0] = True
+    global _BATCH
+    assert _BATCH is None, "batched() blocks do not nest"
+    _BATCH = cases = []
     try:
         yield
-        _OPEN[0] = False
-        cases, _BATCH[:] = list(_BATCH), []
-        run = jax.jit(
-            lambda diffs: [_ours(c, d) for c, d in zip(cases, diffs)],
-            compiler_options=CHECK_COMPILE,
-        )
-        results = run([tuple(jnp.asarray(c["args"][i]) for i in c["grad_args"]) for c in cases])
-        for case, (out, grads) in zip(cases, results):
-            _compare(case, out, grads)
     finally:
-        _OPEN[0] = False
-        _BATCH.clear()
+        _BATCH = None
+    run = jax.jit(
+        lambda diffs: [_ours(c, d) for c, d in zip(cases, diffs)],
+        compiler_options=CHECK_COMPILE,
+    )
+    results = run([tuple(jnp.asarray(c["args"][i]) for i in c["grad_args"]) for c in cases])
+    for case, (out, grads) in zip(cases, results):
+        _compare(case, out, grads)
 
 
 def _ours(case, diff):
@@ -127,7 +124,7 @@ def check(name, args, kwargs=None, grad_args=(0,), rtol=1e-5, atol=1e-6, torch_n
     kwargs = kwargs or {}
     case = dict(name=name, args=args, kwargs=kwargs, grad_args=grad_args, rtol=rtol, atol=atol)
     case.update(torch_name=torch_name, label=_label(name, args, kwargs))
-    if _OPEN[0]:
+    if _BATCH is not None:
         _BATCH.append(case)
         return
     _compare(case, *_ours(case, [jnp.asarray(args[i]) for i in grad_args]))
