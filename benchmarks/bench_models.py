@@ -16,7 +16,8 @@ about ``--target`` seconds of steps; only one process computes at any moment. Th
 median over rounds of jaxinit's step time over the faster torch's in the same round.
 
 Run: ``python benchmarks/bench_models.py [--only resnet18,gpt2] [--repeats 7] [--target 1.0]
-[--contenders jaxinit,torch1,torch2,jaxinit_lax]``.
+[--contenders jaxinit,torch1,torch2,jaxinit_lax,jaxinit_classic]``: one row per jaxinit contender,
+each with its ratio to the faster torch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ VISION = ("mobilenet_v3_small", "efficientnet_b0", "resnet18", "convnext_tiny")
 LM = ("gpt2", "llama")
 MODELS = VISION + LM
 BATCH, IMAGE, SEQ, CLASSES = 8, 64, 128, 10
+# jaxinit_classic: the same program compiled by XLA CPU's classic loop emitter instead of its
+# MLIR fusion emitters (a third of MobileNetV3-small's compile; see docs/benchmarks.md)
+COMPILER_OPTIONS = {"jaxinit_classic": {"xla_cpu_use_fusion_emitters": False}}
 
 
 def _data(model):
@@ -149,7 +153,7 @@ def _worker(conn, contender, model, target):
         t1 = time.perf_counter()
         lowered = traced.lower()
         t2 = time.perf_counter()
-        compiled = lowered.compile()
+        compiled = lowered.compile(COMPILER_OPTIONS.get(contender))
         t3 = time.perf_counter()
         carry, loss = compiled(carry, *args)
         jax.block_until_ready(loss)
@@ -220,23 +224,23 @@ def main() -> None:
         times, infos = run_model(model, contenders, args.repeats, args.target)
         med = {c: statistics.median(v) * 1e3 for c, v in times.items()}
         torches = [c for c in contenders if c.startswith("torch")]
-        ratio = "-"
-        if "jaxinit" in times and torches:
-            per_round = [
-                times["jaxinit"][i] / min(times[c][i] for c in torches) for i in range(args.repeats)
-            ]
-            ratio = (
-                f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})"
-            )
-        first = "-"
-        if "jaxinit" in infos:
-            i = infos["jaxinit"]
-            first = (
-                f"{i['first_call_s']:.1f} ({i['trace_s']:.1f}+{i['lower_s']:.1f}+"
-                f"{i['compile_s']:.1f}+{i['first_run_s']:.1f})"
-            )
         cells = " | ".join(f"{med[c]:.1f}" for c in contenders)
-        print(f"| {model} | {cells} | {ratio} | {first} |", flush=True)
+        for j in [c for c in contenders if c.startswith("jaxinit")] or [None]:
+            ratio = first = "-"
+            if j is not None and torches:
+                per_round = [
+                    times[j][i] / min(times[c][i] for c in torches) for i in range(args.repeats)
+                ]
+                lo, hi = min(per_round), max(per_round)
+                ratio = f"{statistics.median(per_round):.2f}x ({lo:.2f}-{hi:.2f})"
+            if j is not None:
+                i = infos[j]
+                first = (
+                    f"{i['first_call_s']:.1f} ({i['trace_s']:.1f}+{i['lower_s']:.1f}+"
+                    f"{i['compile_s']:.1f}+{i['first_run_s']:.1f})"
+                )
+            name = model if j in (None, "jaxinit") else f"{model} ({j})"
+            print(f"| {name} | {cells} | {ratio} | {first} |", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
