@@ -5,7 +5,9 @@ Models (batch 8): torchvision's ``mobilenet_v3_small``, ``efficientnet_b0``, ``r
 mode, dropout and stochastic depth on as torchvision builds them; a GPT-2-small-shaped and a
 Llama-shaped 2-layer language model (:mod:`benchmarks.models.transformers_lm`, Hugging Face's
 classes on the torch side) on sequences of 128 tokens, AdamW(1e-4), next-token cross-entropy.
-The jaxinit models are torchvision's class code ported by hand (``benchmarks/models/``).
+The jaxinit models are torchvision's class code ported by hand (``benchmarks/models/``);
+``regnet_y_400mf`` and ``resnext50_32x4d`` (grouped convolutions, same setting) are
+torchvision's models converted by ``jaxinit.porting.convert``.
 
 **Isolation.** Every contender runs in its own process, started one after the other: jaxinit
 (XLA's thread pool), ``torch1`` (``torch.set_num_threads(1)``) and ``torch2`` (2 threads), so
@@ -32,8 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VISION = ("mobilenet_v3_small", "efficientnet_b0", "resnet18", "convnext_tiny")
+# Grouped convolutions (not depthwise): torchvision's models converted by jaxinit.porting
+PORTED = ("regnet_y_400mf", "resnext50_32x4d")
 LM = ("gpt2", "llama")
-MODELS = VISION + LM
+MODELS = VISION + PORTED + LM
 BATCH, IMAGE, SEQ, CLASSES = 8, 64, 128, 10
 # jaxinit_classic: the same program compiled by XLA CPU's classic loop emitter instead of its
 # MLIR fusion emitters (a third of MobileNetV3-small's compile; see docs/benchmarks.md)
@@ -52,6 +56,11 @@ def _data(model):
 
 
 def _jaxinit_net(model):
+    if model in PORTED:
+        from benchmarks.models.reference import torch_model
+        from jaxinit import porting
+
+        return porting.convert(torch_model(model, CLASSES), check=False)[0]
     from benchmarks.models import convnext, efficientnet, mobilenetv3, resnet, transformers_lm
 
     return {

@@ -27,6 +27,10 @@ def torch_model(name: str, num_classes: int = 10):
         return tv.models.resnet18(num_classes=num_classes)
     if name == "convnext_tiny":
         return tv.models.convnext_tiny(num_classes=num_classes)
+    if name == "regnet_y_400mf":
+        return tv.models.regnet_y_400mf(num_classes=num_classes)
+    if name == "resnext50_32x4d":
+        return tv.models.resnext50_32x4d(num_classes=num_classes)
     import transformers
 
     if name == "gpt2":

@@ -120,9 +120,10 @@ def _entry(x, w, case):
         (CASES[3], None),  # the rule's own plan (1x1 strided: im2col_t for all three parts)
         (CASES[8], None),  # the rule's own plan (few output channels: toeplitz, im2col, toeplitz)
         (CASES[9], None),  # the rule's own plan (depthwise: depthwise, toeplitz, toeplitz)
+        (CASES[0], None),  # the rule's own plan (grouped: slices, im2col_t, slices)
         (CASES[2], ci.Plan("im2col", "slices", "im2col_t")),  # every other formulation once
     ],
-    ids=["rule", "rule-toeplitz", "rule-depthwise", "forced"],
+    ids=["rule", "rule-toeplitz", "rule-depthwise", "rule-grouped", "forced"],
 )
 def test_entry_is_deterministic_and_jit_equals_eager(case, forced, monkeypatch):
     x, w, ct, spec = _data(case, jnp.float32)
@@ -183,6 +184,22 @@ def test_rule_picks_toeplitz_for_few_output_channels():
     assert ci.choose_plan(gray, jnp.float32).fwd == "slices"
     grouped = ConvSpec.make((2, 6, 12, 14), (6, 3, 5, 5), (1, 1), ((0, 0), (0, 0)), None, None, 2)
     assert "toeplitz" not in ci.choose_plan(grouped, jnp.float32)  # measured ungrouped only
+
+
+def test_rule_plans_grouped_convolutions_apart():
+    """Grouped, not depthwise (RegNet, ResNeXt): XLA's CPU weight gradient is 100x slower
+    there, so every part leaves lax; the input gradient's patch matrix is bounded."""
+    small = ConvSpec.make(*CASES[0][:2], *CASES[0][2:])
+    assert ci.choose_plan(small, jnp.float32) == ci.Plan("slices", "im2col_t", "slices")
+    resnext = ConvSpec.make((8, 128, 16, 16), (128, 4, 3, 3), (1, 1), ((1, 1),) * 2, None, None, 32)
+    assert ci.choose_plan(resnext, jnp.float32) == ci.Plan("slices", "im2col_t", "slices")
+    big = ConvSpec.make((32, 128, 56, 56), (128, 4, 3, 3), (1, 1), ((1, 1),) * 2, None, None, 32)
+    assert ci.choose_plan(big, jnp.float32) == ci.Plan(
+        "slices", "slices", "slices"
+    )  # 115M patch elements
+    assert ci.choose_plan(ConvSpec.make(*CASES[1][:2], *CASES[1][2:]), jnp.float32).fwd == (
+        "depthwise"  # depthwise keeps its own plan
+    )
 
 
 def test_toeplitz_spreads_a_non_finite_input_only_within_its_tile():

@@ -164,6 +164,15 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       SGD step (batch 8, 64x64, heavily loaded machine): lax 1583 ms, forward
       ``depthwise`` 109 ms, ``depthwise_cf`` 128 ms, all three parts ``depthwise_cf`` 161 ms.
 
+    * Grouped convolutions that are not depthwise (RegNet's group width 8, ResNeXt's 32
+      groups; not transposed): forward ``slices``, input gradient ``im2col_t`` (``slices``
+      when the patch matrix would exceed 2**23 elements), weight gradient ``slices``. XLA's
+      CPU weight gradient of a grouped convolution is its worst case: 45-600 ms per call on
+      RegNetY-400MF's and ResNeXt-50's 3x3 convs at batch 8, 64x64
+      (``benchmarks/conv_rule.py --only grouped``), against 0.3-2 ms as ``slices`` (one
+      matmul per kernel offset, batched over the groups); the forward and input gradient are
+      1-4x faster than lax with these formulations.
+
     Dropped after whole-step measurement: weight gradient ``im2col`` for few output channels
     (LeNet's 3->6 conv: 1.8x *slower* in the jitted step than lax, though once faster in an
     isolated, heavily loaded measurement); an FFT formulation (fast for LeNet's first layer,
@@ -183,6 +192,9 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
     transposed = any(d > 1 for d in spec.lhs_dilation)
     if transposed:
         return Plan("lax", "lax", "slices")
+    if spec.groups > 1:
+        patches = m * taps * spec.lhs_shape[1]
+        return Plan("slices", "im2col_t" if patches <= 2**23 else "slices", "slices")
     if m <= 128 and cg * taps >= 2048:
         if m <= 64:
             return Plan("im2col_t", "im2col_t", "slices")
