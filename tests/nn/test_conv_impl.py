@@ -188,18 +188,23 @@ def test_rule_picks_toeplitz_for_few_output_channels():
 
 def test_rule_plans_grouped_convolutions_apart():
     """Grouped, not depthwise (RegNet, ResNeXt): XLA's CPU weight gradient is 100x slower
-    there, so every part leaves lax; the input gradient's patch matrix is bounded."""
-    small = ConvSpec.make(*CASES[0][:2], *CASES[0][2:])
-    assert ci.choose_plan(small, jnp.float32) == ci.Plan("slices", "im2col_t", "slices")
-    resnext = ConvSpec.make((8, 128, 16, 16), (128, 4, 3, 3), (1, 1), ((1, 1),) * 2, None, None, 32)
-    assert ci.choose_plan(resnext, jnp.float32) == ci.Plan("slices", "im2col_t", "slices")
-    big = ConvSpec.make((32, 128, 56, 56), (128, 4, 3, 3), (1, 1), ((1, 1),) * 2, None, None, 32)
-    assert ci.choose_plan(big, jnp.float32) == ci.Plan(
-        "slices", "slices", "slices"
-    )  # 115M patch elements
-    assert ci.choose_plan(ConvSpec.make(*CASES[1][:2], *CASES[1][2:]), jnp.float32).fwd == (
-        "depthwise"  # depthwise keeps its own plan
-    )
+    there, so it never runs; the input gradient's patch matrix is bounded, and long kernels
+    keep lax's forward and input gradient."""
+    grouped = ci.Plan("slices", "im2col_t", "slices")
+
+    def plan(x, w, groups, pad=1):
+        spec = ConvSpec.make(
+            x, w, (1,) * (len(x) - 2), ((pad, pad),) * (len(x) - 2), None, None, groups
+        )
+        return ci.choose_plan(spec, jnp.float32)
+
+    assert ci.choose_plan(ConvSpec.make(*CASES[0][:2], *CASES[0][2:]), jnp.float32) == grouped
+    assert plan((8, 128, 16, 16), (128, 4, 3, 3), 32) == grouped  # ResNeXt at 64x64
+    big = plan((32, 128, 56, 56), (128, 4, 3, 3), 32)  # at 224x224: 115M patch elements
+    assert big == ci.Plan("slices", "slices", "slices")
+    assert plan((2, 768, 200), (768, 48, 128), 16, pad=64) == ci.Plan("lax", "lax", "slices")
+    depthwise = ConvSpec.make(*CASES[1][:2], *CASES[1][2:])
+    assert ci.choose_plan(depthwise, jnp.float32).fwd == "depthwise"  # its own plan
 
 
 def test_toeplitz_spreads_a_non_finite_input_only_within_its_tile():

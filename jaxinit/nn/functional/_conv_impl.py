@@ -171,7 +171,10 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
       RegNetY-400MF's and ResNeXt-50's 3x3 convs at batch 8, 64x64
       (``benchmarks/conv_rule.py --only grouped``), against 0.3-2 ms as ``slices`` (one
       matmul per kernel offset, batched over the groups); the forward and input gradient are
-      1-4x faster than lax with these formulations.
+      1-4x faster than lax with these formulations. Kernels of more than 25 taps keep lax's
+      forward and input gradient, which are faster there (a wav2vec2-like 1-d conv of 128
+      taps and 16 groups: forward lax 40 ms, ``slices`` 147 ms), and take ``slices``'
+      weight gradient (173 ms against lax's 1245 ms).
 
     Dropped after whole-step measurement: weight gradient ``im2col`` for few output channels
     (LeNet's 3->6 conv: 1.8x *slower* in the jitted step than lax, though once faster in an
@@ -193,6 +196,8 @@ def choose_plan(spec: ConvSpec, dtype) -> Plan:
     if transposed:
         return Plan("lax", "lax", "slices")
     if spec.groups > 1:
+        if taps > 25:  # long kernels (wav2vec2's 128-tap positional conv): lax but dw
+            return Plan("lax", "lax", "slices")
         patches = m * taps * spec.lhs_shape[1]
         return Plan("slices", "im2col_t" if patches <= 2**23 else "slices", "slices")
     if m <= 128 and cg * taps >= 2048:
