@@ -39,7 +39,11 @@ def device_arrays(values: Sequence[np.ndarray], *, copy: bool = True) -> list[ja
     if not values:
         return []
     if copy:
-        return list(jax.device_put(values, may_alias=False))
+        # jax.device_put(numpy_array, may_alias=False) still adopts a 64-byte aligned buffer
+        # on CPU (its numpy path ignores the copy semantics), so the copy is made here: one
+        # array at a time, so that no second copy of a whole state_dict is alive at once
+        # (the device adopts the fresh copy, or copies it and frees it at once)
+        return [jax.device_put(np.array(v, copy=True)) for v in values]
     first = jax.device_put(values[:1])  # settles the device and the committed flag
     if _put_on_device is None or len(values) < 64 or len(first[0].devices()) != 1:
         return first + jax.device_put(values[1:])
